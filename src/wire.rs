@@ -1,0 +1,373 @@
+//! Request and response bodies of the seed's operations, as JSON.
+//!
+//! Requests are parsed strictly: a JSON object only, no unknown or duplicate field, no
+//! `null` where a value is required, nothing after the object. Malformed bodies are
+//! `body_invalid` with the field named; well-formed bodies with a bad URL or account id get
+//! that field's own code.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::account::{AccountFilter, AccountType};
+use crate::error::Error;
+use crate::id::{AccountId, WebhookId};
+use crate::secret::Secret;
+use crate::url::WebhookUrl;
+use crate::webhook::Webhook;
+
+/// The body of a create request: `{"url": …, "account_ids": [...]}`.
+///
+/// ```
+/// use webhook_kit::CreateWebhookRequest;
+///
+/// let request = CreateWebhookRequest::from_json(br#"{"url": "https://example.com/hook"}"#).unwrap();
+/// assert!(request.account_filter.is_all());
+/// let refused = CreateWebhookRequest::from_json(br#"[ "https://example.com/hook" ]"#);
+/// assert_eq!(refused.unwrap_err().code(), "body_invalid");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CreateWebhookRequest {
+    /// Where deliveries go.
+    pub url: WebhookUrl,
+    /// The accounts whose events it receives; absent, `null` or `[]` mean all.
+    pub account_filter: AccountFilter,
+}
+
+impl CreateWebhookRequest {
+    /// A request for a webhook to `url` receiving every account's events.
+    pub fn new(url: WebhookUrl) -> Self {
+        Self {
+            url,
+            account_filter: AccountFilter::all(),
+        }
+    }
+
+    /// The same request, receiving only the events of `account_filter`.
+    pub fn with_account_filter(mut self, account_filter: AccountFilter) -> Self {
+        self.account_filter = account_filter;
+        self
+    }
+
+    /// Parses a JSON body.
+    ///
+    /// # Errors
+    ///
+    /// `body_invalid`, `url_invalid` or `account_ids_invalid`.
+    pub fn from_json(body: &[u8]) -> Result<Self, Error> {
+        Self::from_fields(parse_fields(body, CREATE_FIELDS)?)
+    }
+
+    fn from_fields(fields: RawFields) -> Result<Self, Error> {
+        let url = fields.url.ok_or_else(missing_url)?;
+        Ok(Self {
+            url: url.parse()?,
+            account_filter: parse_filter(fields.account_ids.flatten())?,
+        })
+    }
+}
+
+/// What an update does to the account filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AccountFilterUpdate {
+    /// Keep the stored filter: `account_ids` absent or `null`.
+    #[default]
+    Keep,
+    /// Replace it: `[]` for all accounts, a list for those accounts.
+    Set(AccountFilter),
+}
+
+/// The body of an update request: `{"url": …, "enabled": …, "account_ids": …}`.
+///
+/// ```
+/// use webhook_kit::{AccountFilterUpdate, UpdateWebhookRequest};
+///
+/// let keep = UpdateWebhookRequest::from_json(br#"{"url": "https://example.com/hook"}"#).unwrap();
+/// assert_eq!((keep.enabled, keep.account_filter), (None, AccountFilterUpdate::Keep));
+/// let clear = UpdateWebhookRequest::from_json(
+///     br#"{"url": "https://example.com/hook", "enabled": false, "account_ids": []}"#,
+/// )
+/// .unwrap();
+/// assert!(matches!(clear.account_filter, AccountFilterUpdate::Set(filter) if filter.is_all()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpdateWebhookRequest {
+    /// The new URL (required by the seed).
+    pub url: WebhookUrl,
+    /// The new state; `None` keeps the stored one.
+    pub enabled: Option<bool>,
+    /// What happens to the account filter.
+    pub account_filter: AccountFilterUpdate,
+}
+
+impl UpdateWebhookRequest {
+    /// An update that sets `url` and keeps everything else.
+    pub fn new(url: WebhookUrl) -> Self {
+        Self {
+            url,
+            enabled: None,
+            account_filter: AccountFilterUpdate::Keep,
+        }
+    }
+
+    /// The same update, also enabling or disabling the webhook.
+    pub fn with_enabled(mut self, enabled: bool) -> Self {
+        self.enabled = Some(enabled);
+        self
+    }
+
+    /// The same update, also replacing the account filter.
+    pub fn with_account_filter(mut self, account_filter: AccountFilter) -> Self {
+        self.account_filter = AccountFilterUpdate::Set(account_filter);
+        self
+    }
+
+    /// Parses a JSON body.
+    ///
+    /// # Errors
+    ///
+    /// `body_invalid`, `url_invalid` or `account_ids_invalid`.
+    pub fn from_json(body: &[u8]) -> Result<Self, Error> {
+        Self::from_fields(parse_fields(body, UPDATE_FIELDS)?)
+    }
+
+    fn from_fields(fields: RawFields) -> Result<Self, Error> {
+        let url = fields.url.ok_or_else(missing_url)?;
+        Ok(Self {
+            url: url.parse()?,
+            enabled: fields.enabled,
+            account_filter: match fields.account_ids.flatten() {
+                None => AccountFilterUpdate::Keep,
+                Some(ids) => AccountFilterUpdate::Set(parse_filter(Some(ids))?),
+            },
+        })
+    }
+}
+
+const CREATE_FIELDS: &[&str] = &["url", "account_ids"];
+const UPDATE_FIELDS: &[&str] = &["url", "enabled", "account_ids"];
+
+fn missing_url() -> Error {
+    Error::BodyInvalid("missing field `url`".to_owned())
+}
+
+fn parse_filter(ids: Option<Vec<String>>) -> Result<AccountFilter, Error> {
+    let ids = ids
+        .unwrap_or_default()
+        .into_iter()
+        .map(|id| id.parse::<AccountId>())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(AccountFilter::from_ids(ids)?)
+}
+
+/// The fields of a request body as JSON gave them; `account_ids` is `Some(None)` for `null`.
+#[derive(Default)]
+struct RawFields {
+    url: Option<String>,
+    enabled: Option<bool>,
+    account_ids: Option<Option<Vec<String>>>,
+}
+
+fn parse_fields(body: &[u8], allowed: &'static [&'static str]) -> Result<RawFields, Error> {
+    let invalid = |error: serde_json::Error| Error::BodyInvalid(error.to_string());
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let fields = deserializer
+        .deserialize_map(FieldsVisitor { allowed })
+        .map_err(invalid)?;
+    deserializer.end().map_err(invalid)?;
+    Ok(fields)
+}
+
+/// Accepts a map only (never a sequence), each allowed field at most once.
+struct FieldsVisitor {
+    allowed: &'static [&'static str],
+}
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = RawFields;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFields, A::Error> {
+        let mut fields = RawFields::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "url" if self.allowed.contains(&"url") => {
+                    set_once(&mut fields.url, "url", map.next_value())?;
+                }
+                "enabled" if self.allowed.contains(&"enabled") => {
+                    set_once(&mut fields.enabled, "enabled", map.next_value())?;
+                }
+                "account_ids" if self.allowed.contains(&"account_ids") => {
+                    set_once(&mut fields.account_ids, "account_ids", map.next_value())?;
+                }
+                other => return Err(de::Error::unknown_field(other, self.allowed)),
+            }
+        }
+        Ok(fields)
+    }
+}
+
+fn set_once<T, E: de::Error>(
+    slot: &mut Option<T>,
+    field: &'static str,
+    value: Result<T, E>,
+) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(field));
+    }
+    *slot = Some(value.map_err(|error| E::custom(format_args!("field `{field}`: {error}")))?);
+    Ok(())
+}
+
+macro_rules! deserialize_request {
+    ($request:ty, $fields:expr) => {
+        impl<'de> Deserialize<'de> for $request {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let fields = deserializer.deserialize_map(FieldsVisitor { allowed: $fields })?;
+                Self::from_fields(fields)
+                    .map_err(|error| de::Error::custom(format_args!("{}: {error}", error.code())))
+            }
+        }
+    };
+}
+
+deserialize_request!(CreateWebhookRequest, CREATE_FIELDS);
+deserialize_request!(UpdateWebhookRequest, UPDATE_FIELDS);
+
+/// A webhook as list, get and update answer it: the secret masked to its last 4 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookResponse {
+    id: WebhookId,
+    url: WebhookUrl,
+    enabled: bool,
+    account_type: AccountType,
+    account_filter: AccountFilter,
+    created_at: DateTime<Utc>,
+    secret_last4: String,
+}
+
+impl WebhookResponse {
+    /// The response for `webhook`, its secret masked.
+    pub fn masked(webhook: &Webhook) -> Self {
+        Self {
+            id: webhook.id().clone(),
+            url: webhook.url().clone(),
+            enabled: webhook.enabled(),
+            account_type: webhook.account_type(),
+            account_filter: webhook.account_filter().clone(),
+            created_at: webhook.created_at(),
+            secret_last4: webhook.secret().masked(),
+        }
+    }
+
+    /// The webhook's id.
+    pub fn id(&self) -> &WebhookId {
+        &self.id
+    }
+
+    /// Where deliveries go.
+    pub fn url(&self) -> &WebhookUrl {
+        &self.url
+    }
+
+    /// Whether events are sent to it.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Live or test.
+    pub fn account_type(&self) -> AccountType {
+        self.account_type
+    }
+
+    /// The accounts whose events it receives.
+    pub fn account_filter(&self) -> &AccountFilter {
+        &self.account_filter
+    }
+
+    /// When it was created.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// The last 4 characters of its secret.
+    pub fn secret_last4(&self) -> &str {
+        &self.secret_last4
+    }
+
+    fn wire<'a>(&'a self, secret: &'a str) -> WireWebhook<'a> {
+        let ids = self.account_filter.account_ids();
+        WireWebhook {
+            id: self.id.as_str(),
+            url: self.url.as_str(),
+            enabled: self.enabled,
+            account_type: self.account_type,
+            account_ids: (!ids.is_empty()).then(|| ids.iter().map(AccountId::as_str).collect()),
+            created_at: self.created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            secret,
+        }
+    }
+}
+
+impl Serialize for WebhookResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.wire(&self.secret_last4).serialize(serializer)
+    }
+}
+
+/// A webhook as create and rotate-secret answer it: with the full secret, shown this once.
+///
+/// `Debug` still redacts the secret; only serialising shows it.
+#[derive(Debug, Clone)]
+pub struct WebhookSecretResponse {
+    webhook: WebhookResponse,
+    secret: Secret,
+}
+
+impl WebhookSecretResponse {
+    /// The response for `webhook`, with its full secret.
+    pub fn with_full_secret(webhook: &Webhook) -> Self {
+        Self {
+            webhook: WebhookResponse::masked(webhook),
+            secret: webhook.secret().clone(),
+        }
+    }
+
+    /// Everything but the secret.
+    pub fn webhook(&self) -> &WebhookResponse {
+        &self.webhook
+    }
+
+    /// The full secret.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+}
+
+impl Serialize for WebhookSecretResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.webhook
+            .wire(self.secret.expose_secret())
+            .serialize(serializer)
+    }
+}
+
+/// The seed's response fields, in the seed's order.
+#[derive(Serialize)]
+struct WireWebhook<'a> {
+    id: &'a str,
+    url: &'a str,
+    enabled: bool,
+    account_type: AccountType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_ids: Option<Vec<&'a str>>,
+    created_at: String,
+    secret: &'a str,
+}
