@@ -4,6 +4,8 @@
 mod account;
 mod error;
 mod id;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod seal;
 mod secret;
 mod store;
 mod url;
@@ -23,3 +25,16 @@ pub use wire::{
     AccountFilterUpdate, CreateWebhookRequest, UpdateWebhookRequest, WebhookResponse,
     WebhookSecretResponse,
 };
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use seal::{ENCRYPTION_KEY_LEN, EncryptionKey, KeyError, Keyring, NONCE_LEN, SealError};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use store::postgres::{POSTGRES_ACQUIRE_TIMEOUT, PostgresStore};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use store::sql::{RowError, SchemaError};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use store::sqlite::{SQLITE_BUSY_TIMEOUT, SqliteStore};

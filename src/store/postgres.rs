@@ -1,0 +1,327 @@
+//! [`PostgresStore`]: webhooks in PostgreSQL, shared by many service instances.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use sqlx::Row as _;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+
+use crate::id::{AccountId, WebhookId};
+use crate::seal::Keyring;
+use crate::store::sql::{
+    ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, RowError, SchemaChecked,
+    backend_error, compare_migrations, is_unique_violation, migrate_error, select_columns,
+};
+use crate::store::{StoreError, WebhookStore};
+use crate::webhook::{Scope, Webhook};
+
+/// How long [`PostgresStore::connect`]'s pool waits for a connection before the operation
+/// fails with a retryable [`StoreError`].
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn db_error(error: sqlx::Error) -> StoreError {
+    backend_error(Dialect::Postgres, error)
+}
+
+static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("migrations/postgres");
+    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+    migrator
+});
+
+/// A [`WebhookStore`] in a PostgreSQL database, for many service instances sharing one
+/// database.
+///
+/// Connect with [`PostgresStore::connect`] (or build the pool yourself and use
+/// [`PostgresStore::new`]), then call [`PostgresStore::migrate`] once at start-up; it takes
+/// an advisory lock, so instances starting together migrate once. Every operation checks
+/// the schema before its first query: a database that was never migrated, or that a newer
+/// release of this crate migrated, fails with a [`SchemaError`](crate::SchemaError)
+/// instead of running.
+///
+/// Every write is one statement, so it is applied whole or not at all; revisions are
+/// checked inside the `UPDATE`, so two instances racing on one webhook never lose a write.
+/// A lost connection, a server that is down or restarting, or a pool time-out is a
+/// retryable [`StoreError`].
+///
+/// Tables are prefixed `webhook_kit_`, and applied migrations are recorded in
+/// `webhook_kit_migrations`, so the store can share a database with the host's own tables.
+///
+/// # Secrets
+///
+/// Without a [`Keyring`] secrets are stored **in plaintext**: anyone who can read the table
+/// can sign deliveries. Give one with [`PostgresStore::with_keyring`] to seal them.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use webhook_kit::{EncryptionKey, Keyring, PostgresStore};
+///
+/// let key = EncryptionKey::from_base64(1, &std::env::var("WEBHOOK_KEY")?)?;
+/// let store = PostgresStore::connect(&std::env::var("DATABASE_URL")?)
+///     .await?
+///     .with_keyring(Keyring::new(key));
+/// store.migrate().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    keyring: Option<Arc<Keyring>>,
+    schema: SchemaChecked,
+}
+
+impl PostgresStore {
+    /// Connects a pool to `url` (`postgres://user:password@host:port/database`), waiting at
+    /// most [`POSTGRES_ACQUIRE_TIMEOUT`] for a connection. Does not touch the schema: call
+    /// [`PostgresStore::migrate`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the server cannot be reached (retryable) or refuses
+    /// the connection.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(db_error)?;
+        Ok(Self::new(pool))
+    }
+
+    /// A store on a pool you built.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            keyring: None,
+            schema: SchemaChecked::default(),
+        }
+    }
+
+    /// Seals secrets with `keyring` from now on, and opens the stored ones with it. A row
+    /// whose secret is in plaintext or under a key the keyring lacks fails to read with a
+    /// [`SealError`](crate::SealError).
+    #[must_use]
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(Arc::new(keyring));
+        self
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the migrations this crate embeds that the database lacks.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`]: a [`SchemaError`](crate::SchemaError) when the database was
+    /// migrated by a newer release, or the driver's error.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|error| migrate_error(Dialect::Postgres, error))?;
+        self.schema.set();
+        Ok(())
+    }
+
+    /// Checks that the database has exactly the migrations this crate embeds.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] with a [`SchemaError`](crate::SchemaError) when it does
+    /// not; with the driver's error (retryable when passing) when it cannot be read.
+    pub async fn check_schema(&self) -> Result<(), StoreError> {
+        let exists: bool =
+            sqlx::query_scalar("SELECT to_regclass('webhook_kit_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+        let applied = if exists {
+            Some(
+                sqlx::query_as(
+                    "SELECT version, success, checksum FROM webhook_kit_migrations ORDER BY version",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?,
+            )
+        } else {
+            None
+        };
+        compare_migrations(&MIGRATOR, applied).map_err(StoreError::backend)?;
+        self.schema.set();
+        Ok(())
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        if self.schema.get() {
+            Ok(())
+        } else {
+            self.check_schema().await
+        }
+    }
+
+    fn webhook(&self, row: &PgRow) -> Result<Webhook, StoreError> {
+        let raw = RawRow::read(row).map_err(db_error)?;
+        let account_ids: Vec<String> = row.try_get(ACCOUNT_IDS_COLUMN).map_err(db_error)?;
+        raw.into_webhook(account_ids, self.keyring.as_deref())
+    }
+}
+
+impl WebhookStore for PostgresStore {
+    async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.ready().await?;
+        let row = Encoded::new(webhook, self.keyring.as_deref())?;
+        let result = sqlx::query(
+            "INSERT INTO webhook_kit_webhooks (id, organization, account_type, url, enabled, \
+             account_ids, created_at_ns, secret_key_id, secret, previous_key_id, \
+             previous_secrets, revision) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&row.id)
+        .bind(&row.organization)
+        .bind(row.account_type)
+        .bind(&row.url)
+        .bind(row.enabled)
+        .bind(&row.account_ids)
+        .bind(row.created_at_ns)
+        .bind(row.secret_key_id)
+        .bind(&row.secret[..])
+        .bind(row.previous_key_id)
+        .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
+        .bind(row.revision)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if is_unique_violation(&error) => Err(StoreError::AlreadyExists),
+            Err(error) => Err(db_error(error)),
+        }
+    }
+
+    async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+        self.ready().await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w \
+             WHERE w.id = $1 AND w.organization = $2 AND w.account_type = $3"
+        ))
+        .bind(id.as_str())
+        .bind(scope.organization().as_str())
+        .bind(scope.account_type().as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(|row| self.webhook(&row)).transpose()
+    }
+
+    async fn list(
+        &self,
+        scope: &Scope,
+        account: Option<&AccountId>,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        self.ready().await?;
+        let mut query = sqlx::query(match account {
+            None => concat!(
+                "SELECT ",
+                select_columns!(),
+                " FROM webhook_kit_webhooks w \
+                 WHERE w.organization = $1 AND w.account_type = $2 ORDER BY w.id"
+            ),
+            Some(_) => concat!(
+                "SELECT ",
+                select_columns!(),
+                " FROM webhook_kit_webhooks w \
+                 WHERE w.organization = $1 AND w.account_type = $2 AND cardinality(w.account_ids) = 0 \
+                 UNION ALL SELECT ",
+                select_columns!(),
+                " FROM webhook_kit_webhook_accounts a \
+                 JOIN webhook_kit_webhooks w ON w.id = a.webhook_id \
+                 WHERE a.organization = $1 AND a.account_type = $2 AND a.account_id = $3 \
+                 ORDER BY 1"
+            ),
+        })
+        .bind(scope.organization().as_str())
+        .bind(scope.account_type().as_str());
+        if let Some(account) = account {
+            query = query.bind(account.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(|row| self.webhook(row)).collect()
+    }
+
+    async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
+        self.ready().await?;
+        let row = Encoded::new(webhook, self.keyring.as_deref())?;
+        let expected = i64::try_from(expected_revision)
+            .map_err(|_| StoreError::backend(RowError::OutOfRange { column: "revision" }))?;
+        let updated = sqlx::query(
+            "UPDATE webhook_kit_webhooks SET url = $4, enabled = $5, account_ids = $6, \
+             created_at_ns = $7, secret_key_id = $8, secret = $9, previous_key_id = $10, \
+             previous_secrets = $11, revision = $12 \
+             WHERE id = $1 AND organization = $2 AND account_type = $3 AND revision = $13",
+        )
+        .bind(&row.id)
+        .bind(&row.organization)
+        .bind(row.account_type)
+        .bind(&row.url)
+        .bind(row.enabled)
+        .bind(&row.account_ids)
+        .bind(row.created_at_ns)
+        .bind(row.secret_key_id)
+        .bind(&row.secret[..])
+        .bind(row.previous_key_id)
+        .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
+        .bind(row.revision)
+        .bind(expected)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if updated.rows_affected() == 1 {
+            return Ok(());
+        }
+        let actual: Option<i64> = sqlx::query_scalar(
+            "SELECT revision FROM webhook_kit_webhooks \
+             WHERE id = $1 AND organization = $2 AND account_type = $3",
+        )
+        .bind(&row.id)
+        .bind(&row.organization)
+        .bind(row.account_type)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match actual {
+            None => Err(StoreError::NotFound),
+            Some(actual) => Err(StoreError::Conflict {
+                expected: expected_revision,
+                actual: u64::try_from(actual)
+                    .map_err(|_| StoreError::backend(RowError::Corrupt { column: "revision" }))?,
+            }),
+        }
+    }
+
+    async fn delete(&self, scope: &Scope, id: &WebhookId) -> Result<(), StoreError> {
+        self.ready().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM webhook_kit_webhooks \
+             WHERE id = $1 AND organization = $2 AND account_type = $3",
+        )
+        .bind(id.as_str())
+        .bind(scope.organization().as_str())
+        .bind(scope.account_type().as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if deleted.rows_affected() == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+}
