@@ -185,3 +185,21 @@ fn a_filter_holds_at_most_1000_accounts() {
     let repeated = ids(MAX_ACCOUNT_IDS).chain(ids(10));
     assert!(AccountFilter::from_ids(repeated).is_ok());
 }
+
+#[test]
+fn event_ids_are_visible_ascii_without_dots() {
+    use webhook_kit::EventId;
+
+    for valid in ["msg_1", "evt-2024-01-01", &"x".repeat(255)] {
+        assert!(valid.parse::<EventId>().is_ok(), "{valid:?}");
+    }
+    for invalid in ["", "a.b", "a b", "é", "\n", &"x".repeat(256)] {
+        let error = invalid.parse::<EventId>().unwrap_err();
+        assert_eq!(error.code(), "id_invalid", "{invalid:?}");
+        assert_eq!(error.kind(), IdKind::Event);
+    }
+    let generated = EventId::generate();
+    assert!(generated.as_str().starts_with("msg_"));
+    assert!(generated.as_str().parse::<EventId>().is_ok());
+    assert!(EventId::generate() > generated);
+}
