@@ -19,6 +19,8 @@ pub enum IdKind {
     Account,
     /// An [`OrganizationId`].
     Organization,
+    /// An [`EventId`].
+    Event,
 }
 
 impl fmt::Display for IdKind {
@@ -27,6 +29,7 @@ impl fmt::Display for IdKind {
             IdKind::Webhook => "webhook id",
             IdKind::Account => "account id",
             IdKind::Organization => "organization id",
+            IdKind::Event => "event id",
         })
     }
 }
@@ -53,7 +56,7 @@ impl InvalidId {
     pub fn code(&self) -> &'static str {
         match self.kind {
             IdKind::Account => "account_ids_invalid",
-            IdKind::Webhook | IdKind::Organization => "id_invalid",
+            IdKind::Webhook | IdKind::Organization | IdKind::Event => "id_invalid",
         }
     }
 }
@@ -84,7 +87,7 @@ const RANDOM_BITS: u32 = 80;
 #[serde(try_from = "String", into = "String")]
 pub struct WebhookId(String);
 
-static LAST_WEBHOOK_ID: Mutex<u128> = Mutex::new(0);
+static LAST_ID: Mutex<u128> = Mutex::new(0);
 
 impl WebhookId {
     /// Makes a new id, greater than every id this process made before.
@@ -93,24 +96,7 @@ impl WebhookId {
     ///
     /// When the operating system's random number generator fails, as `rand` does.
     pub fn generate() -> Self {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_millis())
-            & ((1 << 48) - 1);
-        let mut random = [0u8; 16];
-        SysRng
-            .try_fill_bytes(&mut random)
-            .expect("the operating system's random number generator failed");
-        let candidate =
-            (millis << RANDOM_BITS) | (u128::from_be_bytes(random) >> (128 - RANDOM_BITS));
-        let value = {
-            let mut last = LAST_WEBHOOK_ID
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            *last = candidate.max(last.wrapping_add(1));
-            *last
-        };
-        Self(encode_base32(value))
+        Self(encode_base32(WEBHOOK_ID_PREFIX, next_time_ordered()))
     }
 
     /// The id as text.
@@ -119,9 +105,28 @@ impl WebhookId {
     }
 }
 
-fn encode_base32(value: u128) -> String {
-    let mut text = String::with_capacity(WEBHOOK_ID_PREFIX.len() + WEBHOOK_ID_DIGITS);
-    text.push_str(WEBHOOK_ID_PREFIX);
+/// A 128-bit value: milliseconds since the epoch in the top 48 bits, random below, greater
+/// than every value this process returned before.
+fn next_time_ordered() -> u128 {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis())
+        & ((1 << 48) - 1);
+    let mut random = [0u8; 16];
+    SysRng
+        .try_fill_bytes(&mut random)
+        .expect("the operating system's random number generator failed");
+    let candidate = (millis << RANDOM_BITS) | (u128::from_be_bytes(random) >> (128 - RANDOM_BITS));
+    let mut last = LAST_ID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    *last = candidate.max(last.wrapping_add(1));
+    *last
+}
+
+fn encode_base32(prefix: &str, value: u128) -> String {
+    let mut text = String::with_capacity(prefix.len() + WEBHOOK_ID_DIGITS);
+    text.push_str(prefix);
     for position in (0..WEBHOOK_ID_DIGITS).rev() {
         let digit = (value >> (position * 5)) & 31;
         text.push(char::from(ALPHABET[digit as usize]));
@@ -187,6 +192,9 @@ fn check_name(text: &str, kind: IdKind) -> Result<(), InvalidId> {
     }
     if !text.bytes().all(|byte| byte.is_ascii_graphic()) {
         return Err(invalid("only visible ASCII characters are allowed"));
+    }
+    if kind == IdKind::Event && text.contains('.') {
+        return Err(invalid("must not contain `.`"));
     }
     Ok(())
 }
@@ -260,6 +268,34 @@ name_type!(
     IdKind::Organization
 );
 
+name_type!(
+    /// The id of an event: 1 to 255 visible ASCII characters without `.`.
+    ///
+    /// It becomes the `webhook-id` header of every delivery of the event and stays the same
+    /// across retries, so receivers can de-duplicate by it. A malformed one is `id_invalid`.
+    ///
+    /// ```
+    /// use webhook_kit::EventId;
+    ///
+    /// assert!("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W".parse::<EventId>().is_ok());
+    /// assert!("msg.1".parse::<EventId>().is_err());
+    /// assert!(EventId::generate().as_str().starts_with("msg_"));
+    /// ```
+    EventId,
+    IdKind::Event
+);
+
+impl EventId {
+    /// A new id, `msg_` and 26 base-32 digits, time-ordered like [`WebhookId`]s.
+    ///
+    /// # Panics
+    ///
+    /// When the operating system's random number generator fails, as `rand` does.
+    pub fn generate() -> Self {
+        Self(encode_base32("msg_", next_time_ordered()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,8 +313,11 @@ mod tests {
 
     #[test]
     fn encoding_is_fixed_width_and_ordered() {
-        assert_eq!(encode_base32(0), "wh_00000000000000000000000000");
-        assert_eq!(encode_base32(u128::MAX), "wh_7zzzzzzzzzzzzzzzzzzzzzzzzz");
-        assert!(encode_base32(31) < encode_base32(32));
+        assert_eq!(encode_base32("wh_", 0), "wh_00000000000000000000000000");
+        assert_eq!(
+            encode_base32("wh_", u128::MAX),
+            "wh_7zzzzzzzzzzzzzzzzzzzzzzzzz"
+        );
+        assert!(encode_base32("wh_", 31) < encode_base32("wh_", 32));
     }
 }

@@ -3,6 +3,7 @@
 
 mod account;
 mod error;
+mod event;
 mod id;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod seal;
@@ -14,7 +15,8 @@ mod wire;
 
 pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_IDS};
 pub use error::{Error, ErrorBody};
-pub use id::{AccountId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId};
+pub use event::Event;
+pub use id::{AccountId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId};
 pub use secret::{
     GENERATED_KEY_LEN, MAX_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret, SecretError, mask,
 };
