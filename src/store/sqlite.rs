@@ -28,6 +28,25 @@ fn db_error(error: sqlx::Error) -> StoreError {
     backend_error(Dialect::Sqlite, error)
 }
 
+/// Webhooks of scope (?1, ?2) that push events for account ?3: those without a filter
+/// (partial index) and those whose filter holds it (join table's primary key).
+macro_rules! list_for_account_sql {
+    () => {
+        concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w \
+             WHERE w.organization = ?1 AND w.account_type = ?2 AND w.account_ids = '[]' \
+             UNION ALL SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhook_accounts a \
+             JOIN webhook_kit_webhooks w ON w.id = a.webhook_id \
+             WHERE a.organization = ?1 AND a.account_type = ?2 AND a.account_id = ?3 \
+             ORDER BY 1"
+        )
+    };
+}
+
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     let mut migrator = sqlx::migrate!("migrations/sqlite");
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
@@ -262,18 +281,7 @@ impl WebhookStore for SqliteStore {
                 " FROM webhook_kit_webhooks w \
                  WHERE w.organization = ?1 AND w.account_type = ?2 ORDER BY w.id"
             ),
-            Some(_) => concat!(
-                "SELECT ",
-                select_columns!(),
-                " FROM webhook_kit_webhooks w \
-                 WHERE w.organization = ?1 AND w.account_type = ?2 AND w.account_ids = '[]' \
-                 UNION ALL SELECT ",
-                select_columns!(),
-                " FROM webhook_kit_webhook_accounts a \
-                 JOIN webhook_kit_webhooks w ON w.id = a.webhook_id \
-                 WHERE a.organization = ?1 AND a.account_type = ?2 AND a.account_id = ?3 \
-                 ORDER BY 1"
-            ),
+            Some(_) => list_for_account_sql!(),
         })
         .bind(scope.organization().as_str())
         .bind(scope.account_type().as_str());
@@ -351,5 +359,42 @@ impl WebhookStore for SqliteStore {
         } else {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn listing_for_an_account_searches_indexes_and_scans_no_table() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let store = SqliteStore::new(pool);
+        store.migrate().await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(concat!("EXPLAIN QUERY PLAN ", list_for_account_sql!()))
+                .bind("org")
+                .bind("live")
+                .bind("acc")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        assert!(
+            details
+                .iter()
+                .any(|step| step.contains("webhook_kit_webhooks_scope_all_accounts")),
+            "{details:?}"
+        );
+        assert!(
+            details.iter().all(|step| !step.starts_with("SCAN")),
+            "a table is scanned: {details:?}"
+        );
     }
 }

@@ -1,0 +1,162 @@
+//! What is particular to `PostgresStore`: the schema check, sealed secrets at rest, byte
+//! order of ids, and a database unreachable at start. The contract suite runs in
+//! `postgres_store.rs`, the server faults in `postgres_faults.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use sqlx::postgres::PgPoolOptions;
+use webhook_kit::{PostgresStore, SchemaError, WebhookId, WebhookStore};
+
+use support::postgres::{fresh_database, shared_url};
+use support::{schema_error, scope, webhook};
+
+async fn shared_store() -> PostgresStore {
+    let store = PostgresStore::connect(shared_url()).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+#[tokio::test]
+async fn the_store_keeps_the_trait_semantics() {
+    support::store_semantics(&shared_store().await).await;
+}
+
+#[tokio::test]
+async fn ids_list_in_byte_order_whatever_the_database_collation() {
+    let store = shared_store().await;
+    // Ids are time-ordered text of digits and lowercase letters; a linguistic collation
+    // would sort some of them differently from bytes (digits against letters, for one).
+    let scope = scope();
+    let mut inserted = Vec::new();
+    for _ in 0..20 {
+        let hook = webhook(&scope, &[]);
+        store.insert(&hook).await.unwrap();
+        inserted.push(hook.id().clone());
+    }
+    let listed: Vec<WebhookId> = store
+        .list(&scope, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|hook| hook.id().clone())
+        .collect();
+    let mut sorted = inserted.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted);
+    let collation: Option<String> = sqlx::query_scalar(
+        "SELECT collation_name FROM information_schema.columns \
+         WHERE table_name = 'webhook_kit_webhooks' AND column_name = 'id'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(collation.as_deref(), Some("C"));
+}
+
+#[tokio::test]
+async fn a_database_never_migrated_is_a_typed_error_until_migrate_runs() {
+    let url = fresh_database().await;
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let scope = scope();
+    let hook = webhook(&scope, &[]);
+    assert_eq!(
+        schema_error(store.check_schema().await.unwrap_err()),
+        SchemaError::Missing
+    );
+    assert_eq!(
+        schema_error(store.insert(&hook).await.unwrap_err()),
+        SchemaError::Missing
+    );
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap(); // idempotent
+    store.insert(&hook).await.unwrap();
+    assert!(store.get(&scope, hook.id()).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_release_is_refused() {
+    let url = fresh_database().await;
+    let store = PostgresStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    sqlx::query(
+        "INSERT INTO webhook_kit_migrations (version, description, success, checksum, \
+         execution_time) VALUES (99990101000000, 'from the future', true, '\\x00', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let restarted = PostgresStore::connect(&url).await.unwrap();
+    let newer = SchemaError::Newer {
+        version: 99_990_101_000_000,
+    };
+    assert_eq!(
+        schema_error(restarted.list(&scope(), None).await.unwrap_err()),
+        newer
+    );
+    assert_eq!(schema_error(restarted.migrate().await.unwrap_err()), newer);
+}
+
+#[tokio::test]
+async fn two_instances_migrating_at_once_both_succeed() {
+    let url = fresh_database().await;
+    let first = PostgresStore::connect(&url).await.unwrap();
+    let second = PostgresStore::connect(&url).await.unwrap();
+    let (a, b) = tokio::join!(first.migrate(), second.migrate());
+    a.unwrap();
+    b.unwrap();
+    second.check_schema().await.unwrap();
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_at_rest() {
+    let pool = shared_store().await.pool().clone();
+    support::secrets_at_rest(
+        |keyring| {
+            let store = PostgresStore::new(pool.clone());
+            match keyring {
+                Some(keyring) => store.with_keyring(keyring),
+                None => store,
+            }
+        },
+        async |id: &WebhookId| {
+            // Every column as text, bytea as hex.
+            let row: String = sqlx::query_scalar(
+                "SELECT row_to_json(w)::text FROM webhook_kit_webhooks w WHERE w.id = $1",
+            )
+            .bind(id.as_str())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            row.into_bytes()
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_unreachable_at_start_is_a_retryable_error() {
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let error = PostgresStore::connect(&url).await.unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+
+    // A lazily connected pool: the first operation reports it, typed and retryable.
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(2))
+        .connect_lazy(&url)
+        .unwrap();
+    let store = PostgresStore::new(pool);
+    let error = store
+        .get(&scope(), &WebhookId::generate())
+        .await
+        .unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    let error = store.migrate().await.unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+}
