@@ -5,7 +5,9 @@
 //! ```
 //!
 //! Secrets are sealed with a key read from `WEBHOOK_KIT_KEY` (base64 of 32 bytes) when it
-//! is set, and stored in plaintext otherwise.
+//! is set, and stored in plaintext otherwise. Keep the same choice across runs on one
+//! database: a store with a keyring refuses plaintext rows unless its keyring is
+//! `accepting_plaintext()`.
 
 use webhook_kit::{
     AccountFilter, AccountType, EncryptionKey, Keyring, PostgresStore, Scope, Webhook, WebhookStore,
