@@ -1,0 +1,278 @@
+//! [`MemoryStore`]: webhooks in the process's memory, indexed per scope and per account.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::id::{AccountId, WebhookId};
+use crate::store::{StoreError, WebhookStore};
+use crate::webhook::{Scope, Webhook};
+
+/// A [`WebhookStore`] in memory: for tests, examples and single-process services.
+///
+/// Always compiled, no runtime needed: every call completes on its first poll. Webhooks are
+/// indexed per scope and, within a scope, per account, so listing one scope or one account's
+/// webhooks costs in proportion to the result, not to the whole store.
+///
+/// A panic in another thread while it held the lock does not make later calls panic: every
+/// write leaves the indexes consistent before anything that could panic, so the lock's
+/// poisoning is cleared and the data used as it is.
+///
+/// ```
+/// use webhook_kit::{AccountType, CreateWebhookRequest, MemoryStore, Scope, Webhooks};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let webhooks = Webhooks::new(MemoryStore::new());
+/// let scope = Scope::new("org_1".parse().unwrap(), AccountType::Live);
+/// let url = "https://example.com/hook".parse().unwrap();
+/// let created = webhooks.create(&scope, CreateWebhookRequest::new(url)).await.unwrap();
+/// assert_eq!(webhooks.list(&scope, None).await.unwrap().len(), 1);
+/// # });
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Every id and its scope: ids are unique across scopes.
+    scopes_by_id: HashMap<WebhookId, Scope>,
+    scopes: HashMap<Scope, ScopeIndex>,
+}
+
+#[derive(Debug, Default)]
+struct ScopeIndex {
+    /// The scope's webhooks in id (creation) order.
+    webhooks: BTreeMap<WebhookId, Webhook>,
+    /// Ids of the webhooks without an account filter: they match every account.
+    unfiltered: BTreeSet<WebhookId>,
+    /// For each account named in a filter, the ids of the webhooks that name it.
+    by_account: HashMap<AccountId, BTreeSet<WebhookId>>,
+}
+
+impl ScopeIndex {
+    fn index(&mut self, webhook: &Webhook) {
+        let filter = webhook.account_filter();
+        if filter.is_all() {
+            self.unfiltered.insert(webhook.id().clone());
+        }
+        for account in filter.account_ids() {
+            self.by_account
+                .entry(account.clone())
+                .or_default()
+                .insert(webhook.id().clone());
+        }
+    }
+
+    fn unindex(&mut self, webhook: &Webhook) {
+        self.unfiltered.remove(webhook.id());
+        for account in webhook.account_filter().account_ids() {
+            if let Some(ids) = self.by_account.get_mut(account) {
+                ids.remove(webhook.id());
+                if ids.is_empty() {
+                    self.by_account.remove(account);
+                }
+            }
+        }
+    }
+
+    /// The webhooks that push events for `account`, in id order: a merge of two sorted sets.
+    fn for_account(&self, account: &AccountId) -> Vec<Webhook> {
+        let named = self.by_account.get(account);
+        let mut result = Vec::with_capacity(self.unfiltered.len() + named.map_or(0, BTreeSet::len));
+        let mut unfiltered = self.unfiltered.iter().peekable();
+        let mut named = named.into_iter().flatten().peekable();
+        loop {
+            let next = match (unfiltered.peek(), named.peek()) {
+                (Some(a), Some(b)) if a <= b => unfiltered.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => named.next(),
+                (Some(_), None) => unfiltered.next(),
+                (None, None) => break,
+            };
+            if let Some(webhook) = next.and_then(|id| self.webhooks.get(id)) {
+                result.push(webhook.clone());
+            }
+        }
+        result
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        let guard = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        self.inner.clear_poison();
+        guard
+    }
+}
+
+impl WebhookStore for MemoryStore {
+    async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        if inner.scopes_by_id.contains_key(webhook.id()) {
+            return Err(StoreError::AlreadyExists);
+        }
+        let stored = webhook.clone();
+        inner
+            .scopes_by_id
+            .insert(webhook.id().clone(), webhook.scope().clone());
+        let index = inner.scopes.entry(webhook.scope().clone()).or_default();
+        index.index(&stored);
+        index.webhooks.insert(stored.id().clone(), stored);
+        Ok(())
+    }
+
+    async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+        Ok(self
+            .read()
+            .scopes
+            .get(scope)
+            .and_then(|index| index.webhooks.get(id))
+            .cloned())
+    }
+
+    async fn list(
+        &self,
+        scope: &Scope,
+        account: Option<&AccountId>,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        let inner = self.read();
+        let Some(index) = inner.scopes.get(scope) else {
+            return Ok(Vec::new());
+        };
+        Ok(match account {
+            None => index.webhooks.values().cloned().collect(),
+            Some(account) => index.for_account(account),
+        })
+    }
+
+    async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
+        let replacement = webhook.clone();
+        let mut inner = self.write();
+        let index = inner
+            .scopes
+            .get_mut(webhook.scope())
+            .ok_or(StoreError::NotFound)?;
+        let actual = index
+            .webhooks
+            .get(webhook.id())
+            .ok_or(StoreError::NotFound)?
+            .revision();
+        if actual != expected_revision {
+            return Err(StoreError::Conflict {
+                expected: expected_revision,
+                actual,
+            });
+        }
+        if let Some(previous) = index.webhooks.insert(webhook.id().clone(), replacement) {
+            index.unindex(&previous);
+        }
+        index.index(webhook);
+        Ok(())
+    }
+
+    async fn delete(&self, scope: &Scope, id: &WebhookId) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        let index = inner.scopes.get_mut(scope).ok_or(StoreError::NotFound)?;
+        let removed = index.webhooks.remove(id).ok_or(StoreError::NotFound)?;
+        index.unindex(&removed);
+        if index.webhooks.is_empty() {
+            inner.scopes.remove(scope);
+        }
+        inner.scopes_by_id.remove(id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::account::{AccountFilter, AccountType};
+
+    /// Memory-store futures finish on their first poll; anything else is a bug.
+    fn ready<T>(future: impl Future<Output = T>) -> T {
+        match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(value) => value,
+            Poll::Pending => panic!("a memory store call was pending"),
+        }
+    }
+
+    fn scope() -> Scope {
+        Scope::new("org_1".parse().unwrap(), AccountType::Live)
+    }
+
+    fn webhook(accounts: &[&str]) -> Webhook {
+        let filter = AccountFilter::from_ids(accounts.iter().map(|id| id.parse().unwrap()));
+        Webhook::new(
+            scope(),
+            "https://example.com/hook".parse().unwrap(),
+            filter.unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_poisoned_lock_does_not_panic_later_callers() {
+        let store = Arc::new(MemoryStore::new());
+        let kept = webhook(&[]);
+        ready(store.insert(&kept)).unwrap();
+        let poisoner = Arc::clone(&store);
+        let outcome = std::thread::spawn(move || {
+            let _guard = poisoner.inner.write().unwrap();
+            panic!("poisoning the lock on purpose");
+        })
+        .join();
+        assert!(outcome.is_err());
+        assert!(store.inner.is_poisoned());
+
+        assert_eq!(ready(store.list(&scope(), None)).unwrap().len(), 1);
+        let added = webhook(&["acc_a"]);
+        ready(store.insert(&added)).unwrap();
+        ready(store.delete(&scope(), kept.id())).unwrap();
+        let left = ready(store.list(&scope(), None)).unwrap();
+        assert_eq!(
+            left.iter().map(Webhook::id).collect::<Vec<_>>(),
+            [added.id()]
+        );
+        assert!(!store.inner.is_poisoned());
+    }
+
+    #[test]
+    fn indexes_follow_replacements_and_deletions() {
+        let store = MemoryStore::new();
+        let first = webhook(&["acc_a", "acc_b"]);
+        let second = webhook(&[]);
+        ready(store.insert(&first)).unwrap();
+        ready(store.insert(&second)).unwrap();
+        let mut moved = first.next_revision().unwrap();
+        moved.set_account_filter(AccountFilter::from_ids(["acc_c".parse().unwrap()]).unwrap());
+        ready(store.replace(&moved, 1)).unwrap();
+        let ids = |account: &str| {
+            ready(store.list(&scope(), Some(&account.parse().unwrap())))
+                .unwrap()
+                .into_iter()
+                .map(|webhook| webhook.id().clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("acc_a"), [second.id().clone()]);
+        assert_eq!(ids("acc_c"), [first.id().clone(), second.id().clone()]);
+        ready(store.delete(&scope(), second.id())).unwrap();
+        ready(store.delete(&scope(), first.id())).unwrap();
+        let inner = store.read();
+        assert!(inner.scopes.is_empty() && inner.scopes_by_id.is_empty());
+    }
+}
