@@ -139,9 +139,18 @@ impl<S: WebhookStore> Webhooks<S> {
     /// `id_invalid` when `id` is malformed; `not_found` when `scope` has no such webhook;
     /// `internal_error` when the store fails.
     pub async fn get(&self, scope: &Scope, id: &str) -> Result<WebhookResponse, Error> {
+        Ok(WebhookResponse::masked(&self.webhook(scope, id).await?))
+    }
+
+    /// The full webhook `id` of `scope`, with its secrets: for signing deliveries, never
+    /// for answering the API's caller (use [`get`](Self::get)).
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found`; `internal_error` when the store fails.
+    pub async fn webhook(&self, scope: &Scope, id: &str) -> Result<Webhook, Error> {
         let id: WebhookId = id.parse()?;
-        let webhook = self.store.get(scope, &id).await?.ok_or(Error::NotFound)?;
-        Ok(WebhookResponse::masked(&webhook))
+        self.store.get(scope, &id).await?.ok_or(Error::NotFound)
     }
 
     /// Updates the webhook `id` of `scope` as the seed says: the URL is replaced, `enabled`

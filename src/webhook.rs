@@ -228,8 +228,8 @@ impl Webhook {
     /// then the rotated-out ones whose overlap has not ended (`expires_at > now`).
     ///
     /// ```
-    /// use chrono::{TimeDelta, Utc};
-    /// use webhook_kit::{AccountFilter, AccountType, OrganizationId, Scope, Webhook};
+    /// use chrono::Utc;
+    /// use webhook_kit::{AccountFilter, AccountType, Scope, Webhook};
     ///
     /// let scope = Scope::new("org_1".parse().unwrap(), AccountType::Live);
     /// let url = "https://example.com/hook".parse().unwrap();

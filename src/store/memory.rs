@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: webhooks in the process's memory, indexed per scope and per account.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::id::{AccountId, WebhookId};
 use crate::store::{StoreError, WebhookStore};
@@ -13,9 +13,9 @@ use crate::webhook::{Scope, Webhook};
 /// indexed per scope and, within a scope, per account, so listing one scope or one account's
 /// webhooks costs in proportion to the result, not to the whole store.
 ///
-/// A panic in another thread while it held the lock does not make later calls panic: every
-/// write leaves the indexes consistent before anything that could panic, so the lock's
-/// poisoning is cleared and the data used as it is.
+/// Nothing the store does while holding its lock can panic (allocation failure aborts). Were
+/// the lock poisoned all the same, later calls would carry on with the data as it is and
+/// clear the poisoning on their next write: they never panic.
 ///
 /// ```
 /// use webhook_kit::{AccountType, CreateWebhookRequest, MemoryStore, Scope, Webhooks};
@@ -24,7 +24,7 @@ use crate::webhook::{Scope, Webhook};
 /// let webhooks = Webhooks::new(MemoryStore::new());
 /// let scope = Scope::new("org_1".parse().unwrap(), AccountType::Live);
 /// let url = "https://example.com/hook".parse().unwrap();
-/// let created = webhooks.create(&scope, CreateWebhookRequest::new(url)).await.unwrap();
+/// webhooks.create(&scope, CreateWebhookRequest::new(url)).await.unwrap();
 /// assert_eq!(webhooks.list(&scope, None).await.unwrap().len(), 1);
 /// # });
 /// ```
@@ -40,57 +40,64 @@ struct Inner {
     scopes: HashMap<Scope, ScopeIndex>,
 }
 
+/// One scope's webhooks, shared between the indexes so that a listing reads the webhooks
+/// straight from the index it walks.
 #[derive(Debug, Default)]
 struct ScopeIndex {
     /// The scope's webhooks in id (creation) order.
-    webhooks: BTreeMap<WebhookId, Webhook>,
-    /// Ids of the webhooks without an account filter: they match every account.
-    unfiltered: BTreeSet<WebhookId>,
-    /// For each account named in a filter, the ids of the webhooks that name it.
-    by_account: HashMap<AccountId, BTreeSet<WebhookId>>,
+    webhooks: BTreeMap<WebhookId, Arc<Webhook>>,
+    /// The webhooks without an account filter: they match every account.
+    unfiltered: BTreeMap<WebhookId, Arc<Webhook>>,
+    /// For each account named in a filter, the webhooks that name it.
+    by_account: HashMap<AccountId, BTreeMap<WebhookId, Arc<Webhook>>>,
 }
 
 impl ScopeIndex {
-    fn index(&mut self, webhook: &Webhook) {
+    fn index(&mut self, webhook: &Arc<Webhook>) {
+        let id = webhook.id();
         let filter = webhook.account_filter();
         if filter.is_all() {
-            self.unfiltered.insert(webhook.id().clone());
+            self.unfiltered.insert(id.clone(), Arc::clone(webhook));
         }
         for account in filter.account_ids() {
             self.by_account
                 .entry(account.clone())
                 .or_default()
-                .insert(webhook.id().clone());
+                .insert(id.clone(), Arc::clone(webhook));
         }
+        self.webhooks.insert(id.clone(), Arc::clone(webhook));
     }
 
     fn unindex(&mut self, webhook: &Webhook) {
-        self.unfiltered.remove(webhook.id());
+        let id = webhook.id();
+        self.webhooks.remove(id);
+        self.unfiltered.remove(id);
         for account in webhook.account_filter().account_ids() {
-            if let Some(ids) = self.by_account.get_mut(account) {
-                ids.remove(webhook.id());
-                if ids.is_empty() {
+            if let Some(named) = self.by_account.get_mut(account) {
+                named.remove(id);
+                if named.is_empty() {
                     self.by_account.remove(account);
                 }
             }
         }
     }
 
-    /// The webhooks that push events for `account`, in id order: a merge of two sorted sets.
+    /// The webhooks that push events for `account`, in id order: a merge of two sorted
+    /// maps, each holding only matching webhooks.
     fn for_account(&self, account: &AccountId) -> Vec<Webhook> {
         let named = self.by_account.get(account);
-        let mut result = Vec::with_capacity(self.unfiltered.len() + named.map_or(0, BTreeSet::len));
+        let mut result = Vec::with_capacity(self.unfiltered.len() + named.map_or(0, BTreeMap::len));
         let mut unfiltered = self.unfiltered.iter().peekable();
         let mut named = named.into_iter().flatten().peekable();
         loop {
             let next = match (unfiltered.peek(), named.peek()) {
-                (Some(a), Some(b)) if a <= b => unfiltered.next(),
-                (Some(_), Some(_)) | (None, Some(_)) => named.next(),
+                (Some((a, _)), Some((b, _))) if a <= b => unfiltered.next(),
+                (_, Some(_)) => named.next(),
                 (Some(_), None) => unfiltered.next(),
                 (None, None) => break,
             };
-            if let Some(webhook) = next.and_then(|id| self.webhooks.get(id)) {
-                result.push(webhook.clone());
+            if let Some((_, webhook)) = next {
+                result.push(Webhook::clone(webhook));
             }
         }
         result
@@ -116,27 +123,27 @@ impl MemoryStore {
 
 impl WebhookStore for MemoryStore {
     async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        // Copies are made before the lock is taken, to hold it briefly.
+        let stored = Arc::new(webhook.clone());
+        let (id, scope) = (webhook.id().clone(), webhook.scope().clone());
         let mut inner = self.write();
-        if inner.scopes_by_id.contains_key(webhook.id()) {
+        if inner.scopes_by_id.contains_key(&id) {
             return Err(StoreError::AlreadyExists);
         }
-        let stored = webhook.clone();
-        inner
-            .scopes_by_id
-            .insert(webhook.id().clone(), webhook.scope().clone());
-        let index = inner.scopes.entry(webhook.scope().clone()).or_default();
-        index.index(&stored);
-        index.webhooks.insert(stored.id().clone(), stored);
+        inner.scopes_by_id.insert(id, scope.clone());
+        inner.scopes.entry(scope).or_default().index(&stored);
         Ok(())
     }
 
     async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
-        Ok(self
+        let found = self
             .read()
             .scopes
             .get(scope)
             .and_then(|index| index.webhooks.get(id))
-            .cloned())
+            .map(Arc::clone);
+        // The copy is made after the lock is released.
+        Ok(found.map(|webhook| Webhook::clone(&webhook)))
     }
 
     async fn list(
@@ -149,40 +156,43 @@ impl WebhookStore for MemoryStore {
             return Ok(Vec::new());
         };
         Ok(match account {
-            None => index.webhooks.values().cloned().collect(),
+            None => index
+                .webhooks
+                .values()
+                .map(|webhook| Webhook::clone(webhook))
+                .collect(),
             Some(account) => index.for_account(account),
         })
     }
 
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
-        let replacement = webhook.clone();
+        let replacement = Arc::new(webhook.clone());
         let mut inner = self.write();
         let index = inner
             .scopes
             .get_mut(webhook.scope())
             .ok_or(StoreError::NotFound)?;
-        let actual = index
-            .webhooks
-            .get(webhook.id())
-            .ok_or(StoreError::NotFound)?
-            .revision();
-        if actual != expected_revision {
+        let previous = Arc::clone(
+            index
+                .webhooks
+                .get(webhook.id())
+                .ok_or(StoreError::NotFound)?,
+        );
+        if previous.revision() != expected_revision {
             return Err(StoreError::Conflict {
                 expected: expected_revision,
-                actual,
+                actual: previous.revision(),
             });
         }
-        if let Some(previous) = index.webhooks.insert(webhook.id().clone(), replacement) {
-            index.unindex(&previous);
-        }
-        index.index(webhook);
+        index.unindex(&previous);
+        index.index(&replacement);
         Ok(())
     }
 
     async fn delete(&self, scope: &Scope, id: &WebhookId) -> Result<(), StoreError> {
         let mut inner = self.write();
         let index = inner.scopes.get_mut(scope).ok_or(StoreError::NotFound)?;
-        let removed = index.webhooks.remove(id).ok_or(StoreError::NotFound)?;
+        let removed = Arc::clone(index.webhooks.get(id).ok_or(StoreError::NotFound)?);
         index.unindex(&removed);
         if index.webhooks.is_empty() {
             inner.scopes.remove(scope);
@@ -198,7 +208,6 @@ mod tests {
 
     use std::future::Future;
     use std::pin::pin;
-    use std::sync::Arc;
     use std::task::{Context, Poll, Waker};
 
     use super::*;

@@ -257,6 +257,12 @@ pub async fn create_answers_the_full_secret_once<S: WebhookStore>(store: S) {
 
     let kept = stored(&webhooks, &scope, &id).await;
     assert_eq!(kept.secret().expose_secret(), full);
+    // The full webhook, for signing, is only a separate call away.
+    let full_webhook = webhooks.webhook(&scope, &id).await.unwrap();
+    assert_eq!(Snapshot::of(&full_webhook), Snapshot::of(&kept));
+    assert_code(webhooks.webhook(&scope, "nope").await, "id_invalid");
+    let other = new_scope(AccountType::Live);
+    assert_code(webhooks.webhook(&other, &id).await, "not_found");
 }
 
 pub async fn create_sets_the_seed_defaults<S: WebhookStore>(store: S) {
