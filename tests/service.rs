@@ -306,3 +306,25 @@ async fn the_service_runs_on_any_store_handle_and_its_futures_are_send() {
     });
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn debug_output_never_shows_a_secret() {
+    let webhooks = Webhooks::new(MemoryStore::new());
+    let scope = new_scope(AccountType::Live);
+    let created = webhooks
+        .create(&scope, create_request("a", &[]))
+        .await
+        .unwrap();
+    let id = created.webhook().id().to_string();
+    let rotated = webhooks
+        .rotate_secret_with_overlap(&scope, &id, TimeDelta::hours(1))
+        .await
+        .unwrap();
+    let full = webhooks.webhook(&scope, &id).await.unwrap();
+    let shown = format!("{webhooks:?} {created:?} {rotated:?} {full:?}");
+    for secret in [created.secret(), rotated.secret()] {
+        let text = secret.expose_secret();
+        assert!(!shown.contains(&text["whsec_".len()..]), "{shown}");
+    }
+    assert!(shown.contains("[REDACTED]"));
+}

@@ -21,9 +21,9 @@ pub mod concurrency;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use webhook_kit::{
     AccountFilter, AccountId, AccountType, CreateWebhookRequest, DestinationPolicy, Error,
-    MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, OrganizationId, PreviousSecret, Scope, Secret,
-    StoreError, UpdateWebhookRequest, Webhook, WebhookId, WebhookParts, WebhookSecretResponse,
-    WebhookStore, Webhooks,
+    MAX_ACCOUNT_IDS, MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, MAX_URL_LEN, OrganizationId,
+    PreviousSecret, Scope, Secret, StoreError, UpdateWebhookRequest, Webhook, WebhookId,
+    WebhookParts, WebhookSecretResponse, WebhookStore, Webhooks,
 };
 
 /// Generates one `#[tokio::test]` per contract test, each with a store from `$make`.
@@ -51,6 +51,7 @@ macro_rules! webhook_store_contract {
             revisions_grow_by_one_per_change,
             another_scope_sees_nothing_and_changes_nothing,
             store_round_trips_every_field,
+            store_keeps_the_largest_webhook,
             store_refuses_a_duplicate_id,
             store_replace_checks_the_revision,
             store_replace_never_inserts,
@@ -885,6 +886,31 @@ pub async fn store_round_trips_every_field<S: WebhookStore>(store: S) {
     store.replace(&replaced, 7).await.unwrap();
     let got = store.get(&scope, webhook.id()).await.unwrap().unwrap();
     assert_eq!(Snapshot::of(&got), Snapshot::of(&replaced));
+}
+
+pub async fn store_keeps_the_largest_webhook<S: WebhookStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let prefix = url("");
+    let long_url = format!("{prefix}{}", "a".repeat(MAX_URL_LEN - prefix.len()));
+    let accounts: Vec<String> = (0..MAX_ACCOUNT_IDS)
+        .map(|index| format!("acc_{index:0>250}"))
+        .collect();
+    let filter = AccountFilter::from_ids(accounts.iter().map(|id| account(id))).unwrap();
+    let webhook = Webhook::new(scope.clone(), long_url.parse().unwrap(), filter);
+    store.insert(&webhook).await.unwrap();
+    let got = store.get(&scope, webhook.id()).await.unwrap().unwrap();
+    assert_eq!(Snapshot::of(&got), Snapshot::of(&webhook));
+    for named in [&accounts[0], &accounts[MAX_ACCOUNT_IDS - 1]] {
+        let listed = store.list(&scope, Some(&account(named))).await.unwrap();
+        assert_eq!(listed.len(), 1);
+    }
+    assert!(
+        store
+            .list(&scope, Some(&account("acc_other")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn store_refuses_a_duplicate_id<S: WebhookStore>(store: S) {
