@@ -8,6 +8,7 @@ mod id;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod seal;
 mod secret;
+mod service;
 mod store;
 mod url;
 mod webhook;
@@ -20,9 +21,12 @@ pub use id::{AccountId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId
 pub use secret::{
     GENERATED_KEY_LEN, MAX_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret, SecretError, mask,
 };
-pub use store::{BoxError, StoreError, WebhookStore};
+pub use service::{DEFAULT_MAX_ATTEMPTS, Webhooks};
+pub use store::{BoxError, MemoryStore, StoreError, WebhookStore};
 pub use url::{DestinationPolicy, MAX_URL_LEN, Refusal, SEED_URL_PATTERN, UrlError, WebhookUrl};
-pub use webhook::{PreviousSecret, Scope, Webhook, WebhookParts};
+pub use webhook::{
+    MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, PreviousSecret, Scope, Webhook, WebhookParts,
+};
 pub use wire::{
     AccountFilterUpdate, CreateWebhookRequest, UpdateWebhookRequest, WebhookResponse,
     WebhookSecretResponse,

@@ -1,7 +1,13 @@
-//! Where webhooks are kept: the [`WebhookStore`] trait and its error.
+//! Where webhooks are kept: the [`WebhookStore`] trait, its error and [`MemoryStore`].
+//!
+//! The trait's documentation shows how to implement a store of your own.
+
+mod memory;
 
 use std::future::Future;
 use std::sync::Arc;
+
+pub use memory::MemoryStore;
 
 use crate::id::{AccountId, WebhookId};
 use crate::webhook::{Scope, Webhook};
@@ -78,8 +84,107 @@ impl StoreError {
 
 /// Persistence for webhooks. Stores are plain: validation, merging and secrets are the
 /// service's job. Every method runs inside a [`Scope`]: a webhook of another scope is absent.
+///
+/// Methods return `impl Future + Send`, so a store can do real I/O without blocking the
+/// host's runtime; implementors simply write `async fn`. The service writes a changed webhook
+/// with [`replace`](WebhookStore::replace) and `expected_revision` one below the new
+/// webhook's [`revision`](Webhook::revision); a store keeps the revision it is given. Every
+/// store runs the crate's contract suite (`tests/contract`).
+///
+/// # Implement your own store
+///
+/// A complete store over a `Mutex<Vec<Webhook>>` (not indexed: see [`MemoryStore`] for one
+/// that is):
+///
+/// ```
+/// use std::sync::Mutex;
+///
+/// use webhook_kit::{
+///     AccountId, AccountType, CreateWebhookRequest, Scope, StoreError, Webhook, WebhookId,
+///     WebhookStore, Webhooks,
+/// };
+///
+/// #[derive(Default)]
+/// struct VecStore(Mutex<Vec<Webhook>>);
+///
+/// impl VecStore {
+///     fn webhooks(&self) -> Result<std::sync::MutexGuard<'_, Vec<Webhook>>, StoreError> {
+///         // A backend failure keeps its source; the service never shows it to callers.
+///         self.0.lock().map_err(|error| StoreError::backend(error.to_string()))
+///     }
+/// }
+///
+/// impl WebhookStore for VecStore {
+///     async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
+///         let mut webhooks = self.webhooks()?;
+///         if webhooks.iter().any(|stored| stored.id() == webhook.id()) {
+///             return Err(StoreError::AlreadyExists);
+///         }
+///         webhooks.push(webhook.clone());
+///         Ok(())
+///     }
+///
+///     async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+///         let webhooks = self.webhooks()?;
+///         Ok(webhooks.iter().find(|w| w.scope() == scope && w.id() == id).cloned())
+///     }
+///
+///     async fn list(
+///         &self,
+///         scope: &Scope,
+///         account: Option<&AccountId>,
+///     ) -> Result<Vec<Webhook>, StoreError> {
+///         let mut found: Vec<Webhook> = self
+///             .webhooks()?
+///             .iter()
+///             .filter(|w| w.scope() == scope)
+///             .filter(|w| account.is_none_or(|account| w.account_filter().matches(account)))
+///             .cloned()
+///             .collect();
+///         found.sort_by(|a, b| a.id().cmp(b.id()));
+///         Ok(found)
+///     }
+///
+///     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
+///         let mut webhooks = self.webhooks()?;
+///         let stored = webhooks
+///             .iter_mut()
+///             .find(|w| w.scope() == webhook.scope() && w.id() == webhook.id())
+///             .ok_or(StoreError::NotFound)?;
+///         if stored.revision() != expected_revision {
+///             return Err(StoreError::Conflict {
+///                 expected: expected_revision,
+///                 actual: stored.revision(),
+///             });
+///         }
+///         *stored = webhook.clone();
+///         Ok(())
+///     }
+///
+///     async fn delete(&self, scope: &Scope, id: &WebhookId) -> Result<(), StoreError> {
+///         let mut webhooks = self.webhooks()?;
+///         let before = webhooks.len();
+///         webhooks.retain(|w| !(w.scope() == scope && w.id() == id));
+///         if webhooks.len() == before {
+///             return Err(StoreError::NotFound);
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let webhooks = Webhooks::new(VecStore::default());
+/// let scope = Scope::new("org_1".parse().unwrap(), AccountType::Test);
+/// let url = "https://example.com/hook".parse().unwrap();
+/// let created = webhooks.create(&scope, CreateWebhookRequest::new(url)).await.unwrap();
+/// let id = created.webhook().id().as_str();
+/// assert_eq!(webhooks.get(&scope, id).await.unwrap().url().as_str(), "https://example.com/hook");
+/// webhooks.delete(&scope, id).await.unwrap();
+/// assert_eq!(webhooks.get(&scope, id).await.unwrap_err().code(), "not_found");
+/// # });
+/// ```
 pub trait WebhookStore: Send + Sync {
-    /// Stores a new webhook.
+    /// Stores a new webhook. Ids are unique across scopes.
     ///
     /// # Errors
     ///
@@ -110,7 +215,8 @@ pub trait WebhookStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Webhook>, StoreError>> + Send;
 
     /// Replaces the stored webhook of the same scope and id with `webhook`, only if the
-    /// stored revision is `expected_revision`.
+    /// stored revision is `expected_revision`. Never inserts: a webhook deleted meanwhile
+    /// stays deleted.
     ///
     /// # Errors
     ///

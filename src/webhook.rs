@@ -1,6 +1,6 @@
 //! The webhook model and the scope every operation runs in.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
 use crate::account::{AccountFilter, AccountType};
 use crate::id::{OrganizationId, WebhookId};
@@ -34,6 +34,13 @@ impl Scope {
         self.account_type
     }
 }
+
+/// Longest overlap a rotation may ask for: the old secret signs at most this long after it.
+pub const MAX_ROTATION_OVERLAP: TimeDelta = TimeDelta::hours(24);
+
+/// Most rotated-out secrets a webhook keeps signing with; a rotation beyond this drops the
+/// oldest.
+pub const MAX_PREVIOUS_SECRETS: usize = 3;
 
 /// A secret that was rotated out but still signs deliveries until `expires_at`.
 #[derive(Debug, Clone)]
@@ -215,5 +222,182 @@ impl Webhook {
     /// Bumped by every write; stores refuse a write based on a stale revision.
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    /// The secrets that sign a delivery sent at `now`, newest first: the current secret,
+    /// then the rotated-out ones whose overlap has not ended (`expires_at > now`).
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use webhook_kit::{AccountFilter, AccountType, Scope, Webhook};
+    ///
+    /// let scope = Scope::new("org_1".parse().unwrap(), AccountType::Live);
+    /// let url = "https://example.com/hook".parse().unwrap();
+    /// let webhook = Webhook::new(scope, url, AccountFilter::all());
+    /// let now = Utc::now();
+    /// let signing: Vec<_> = webhook.signing_secrets(now).collect();
+    /// assert_eq!(signing.len(), 1);
+    /// assert_eq!(signing[0].expose_secret(), webhook.secret().expose_secret());
+    /// ```
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Secret> {
+        std::iter::once(&self.secret).chain(
+            self.previous_secrets
+                .iter()
+                .filter(move |previous| previous.expires_at > now)
+                .map(|previous| &previous.secret),
+        )
+    }
+
+    /// A copy one revision on; `None` when the revision cannot grow (a corrupt store).
+    pub(crate) fn next_revision(&self) -> Option<Self> {
+        let mut next = self.clone();
+        next.revision = self.revision.checked_add(1)?;
+        Some(next)
+    }
+
+    pub(crate) fn set_url(&mut self, url: WebhookUrl) {
+        self.url = url;
+    }
+
+    pub(crate) fn set_enabled(&mut self, enabled: bool) {
+        self.enabled = enabled;
+    }
+
+    pub(crate) fn set_account_filter(&mut self, account_filter: AccountFilter) {
+        self.account_filter = account_filter;
+    }
+
+    /// Makes `secret` the current one. With `overlap`, the old secret keeps signing until
+    /// `now + overlap`; without, it and every earlier one stop at once. Secrets whose overlap
+    /// has ended are dropped, then all but the newest [`MAX_PREVIOUS_SECRETS`].
+    ///
+    /// The caller checks `overlap`; `None` (and nothing changed) only when `now + overlap`
+    /// is out of range.
+    pub(crate) fn rotate_secret(
+        &mut self,
+        secret: Secret,
+        overlap: Option<TimeDelta>,
+        now: DateTime<Utc>,
+    ) -> Option<()> {
+        let expires_at = match overlap {
+            Some(overlap) => Some(now.checked_add_signed(overlap)?.trunc_subsecs(3)),
+            None => None,
+        };
+        let old = std::mem::replace(&mut self.secret, secret);
+        match expires_at {
+            None => self.previous_secrets.clear(),
+            Some(expires_at) => {
+                self.previous_secrets
+                    .retain(|previous| previous.expires_at > now);
+                self.previous_secrets.insert(
+                    0,
+                    PreviousSecret {
+                        secret: old,
+                        expires_at,
+                    },
+                );
+                self.previous_secrets.truncate(MAX_PREVIOUS_SECRETS);
+            }
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn webhook() -> Webhook {
+        let scope = Scope::new("org_1".parse().unwrap(), crate::AccountType::Test);
+        Webhook::new(
+            scope,
+            "https://example.com/hook".parse().unwrap(),
+            AccountFilter::all(),
+        )
+    }
+
+    fn exposed<'a>(secrets: impl Iterator<Item = &'a Secret>) -> Vec<String> {
+        secrets
+            .map(|secret| secret.expose_secret().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn overlap_keeps_the_old_secret_signing_until_it_expires() {
+        let mut webhook = webhook();
+        let old = webhook.secret().expose_secret().to_owned();
+        let now = Utc::now();
+        webhook
+            .rotate_secret(Secret::generate(), Some(TimeDelta::hours(1)), now)
+            .unwrap();
+        let new = webhook.secret().expose_secret().to_owned();
+        assert_eq!(exposed(webhook.signing_secrets(now)), [new.clone(), old]);
+        let later = now + TimeDelta::hours(1);
+        assert_eq!(exposed(webhook.signing_secrets(later)), [new]);
+    }
+
+    #[test]
+    fn overlap_drops_expired_secrets_and_keeps_at_most_three() {
+        let mut webhook = webhook();
+        let start = Utc::now();
+        webhook
+            .rotate_secret(Secret::generate(), Some(TimeDelta::minutes(1)), start)
+            .unwrap();
+        // Two hours on, the first old secret has expired: it is pruned, not kept.
+        let now = start + TimeDelta::hours(2);
+        webhook
+            .rotate_secret(Secret::generate(), Some(TimeDelta::hours(1)), now)
+            .unwrap();
+        assert_eq!(webhook.previous_secrets().len(), 1);
+        let mut rotated_out = Vec::new();
+        for _ in 0..5 {
+            rotated_out.insert(0, webhook.secret().expose_secret().to_owned());
+            webhook
+                .rotate_secret(Secret::generate(), Some(TimeDelta::hours(1)), now)
+                .unwrap();
+        }
+        let kept: Vec<String> = webhook
+            .previous_secrets()
+            .iter()
+            .map(|previous| previous.secret.expose_secret().to_owned())
+            .collect();
+        assert_eq!(kept, rotated_out[..MAX_PREVIOUS_SECRETS]);
+    }
+
+    #[test]
+    fn rotation_without_overlap_clears_every_old_secret() {
+        let mut webhook = webhook();
+        let now = Utc::now();
+        webhook
+            .rotate_secret(Secret::generate(), Some(TimeDelta::hours(1)), now)
+            .unwrap();
+        webhook
+            .rotate_secret(Secret::generate(), None, now)
+            .unwrap();
+        assert!(webhook.previous_secrets().is_empty());
+        assert_eq!(webhook.signing_secrets(now).count(), 1);
+    }
+
+    #[test]
+    fn revision_overflow_is_refused_not_wrapped() {
+        let mut parts = webhook().into_parts();
+        parts.revision = u64::MAX;
+        assert!(Webhook::from_parts(parts).next_revision().is_none());
+        assert_eq!(webhook().next_revision().unwrap().revision(), 2);
+    }
+
+    #[test]
+    fn overlap_out_of_range_is_refused() {
+        let mut webhook = webhook();
+        let before = webhook.secret().expose_secret().to_owned();
+        assert!(
+            webhook
+                .rotate_secret(Secret::generate(), Some(TimeDelta::MAX), Utc::now())
+                .is_none()
+        );
+        assert_eq!(webhook.secret().expose_secret(), before);
+        assert!(webhook.previous_secrets().is_empty());
     }
 }

@@ -4,6 +4,60 @@
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
+/// The keyring of the stores the contract suite runs on: one per test binary.
+pub fn keyring() -> Keyring {
+    static KEY: std::sync::OnceLock<EncryptionKey> = std::sync::OnceLock::new();
+    Keyring::new(KEY.get_or_init(|| EncryptionKey::generate(1)).clone())
+}
+
+/// A store with its own pool on the SQLite file this test binary shares (migrated once,
+/// emptied at the binary's start), sealing secrets with [`keyring`].
+#[cfg(feature = "sqlite")]
+pub async fn sqlite_store() -> webhook_kit::SqliteStore {
+    use webhook_kit::SqliteStore;
+    static PATH: tokio::sync::OnceCell<std::path::PathBuf> = tokio::sync::OnceCell::const_new();
+    let path = PATH
+        .get_or_init(|| async {
+            // One file per test binary, in cargo's scratch directory for tests.
+            let binary = std::env::current_exe().unwrap();
+            let name = binary.file_stem().unwrap().to_string_lossy().into_owned();
+            let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.db"));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            let store = SqliteStore::open(&path).await.unwrap();
+            store.migrate().await.unwrap();
+            store.pool().close().await;
+            path
+        })
+        .await;
+    SqliteStore::open(path)
+        .await
+        .unwrap()
+        .with_keyring(keyring())
+}
+
+/// A store with its own pool on the PostgreSQL database this test binary shares (migrated
+/// once), sealing secrets with [`keyring`].
+#[cfg(feature = "postgres")]
+pub async fn postgres_store() -> webhook_kit::PostgresStore {
+    use webhook_kit::PostgresStore;
+    static MIGRATED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    MIGRATED
+        .get_or_init(|| async {
+            let store = PostgresStore::connect(postgres::shared_url())
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            store.pool().close().await;
+        })
+        .await;
+    PostgresStore::connect(postgres::shared_url())
+        .await
+        .unwrap()
+        .with_keyring(keyring())
+}
+
 use base64::Engine as _;
 use chrono::{TimeDelta, Utc};
 use webhook_kit::{

@@ -1,0 +1,291 @@
+//! [`Webhooks`]: the seed's six operations over any [`WebhookStore`].
+
+use chrono::{SubsecRound, TimeDelta, Utc};
+
+use crate::error::Error;
+use crate::id::{AccountId, WebhookId};
+use crate::secret::Secret;
+use crate::store::{StoreError, WebhookStore};
+use crate::url::{DestinationPolicy, WebhookUrl};
+use crate::webhook::{MAX_ROTATION_OVERLAP, Scope, Webhook};
+use crate::wire::{
+    AccountFilterUpdate, CreateWebhookRequest, UpdateWebhookRequest, WebhookResponse,
+    WebhookSecretResponse,
+};
+
+/// How many times a change is read, merged and written back before the service gives up
+/// with `conflict`, unless [`Webhooks::with_max_attempts`] says otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+
+/// The webhooks of a service: the seed's operations (create, list, get, update, delete,
+/// rotate-secret) over a [`WebhookStore`], each inside a [`Scope`].
+///
+/// A host service keeps one (it is cheap to share behind an `Arc`) and calls it from its
+/// HTTP handlers with the caller's scope and the request's parsed body. Validation and the
+/// [`DestinationPolicy`] run here, once, whatever the store. Ids from a path or a query are
+/// taken as text and parsed: a malformed one is `id_invalid` (webhooks) or
+/// `account_ids_invalid` (accounts).
+///
+/// Changes (update, rotate) read the webhook, merge, and write it back only if its revision
+/// is unchanged, retrying up to [`DEFAULT_MAX_ATTEMPTS`] times: racing changes never lose
+/// one another, and a change that keeps losing the race is `conflict` (409, retryable).
+///
+/// ```
+/// use webhook_kit::{
+///     AccountType, CreateWebhookRequest, DestinationPolicy, MemoryStore, Scope,
+///     UpdateWebhookRequest, Webhooks,
+/// };
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let webhooks = Webhooks::new(MemoryStore::new()).with_policy(DestinationPolicy::strict());
+/// let scope = Scope::new("org_1".parse().unwrap(), AccountType::Live);
+///
+/// let request = CreateWebhookRequest::from_json(br#"{"url": "https://example.com/a"}"#).unwrap();
+/// let created = webhooks.create(&scope, request).await.unwrap();
+/// let id = created.webhook().id().to_string();
+///
+/// let update = UpdateWebhookRequest::from_json(br#"{"url": "https://example.com/b"}"#).unwrap();
+/// let updated = webhooks.update(&scope, &id, update).await.unwrap();
+/// assert_eq!(updated.url().as_str(), "https://example.com/b");
+/// assert!(updated.enabled());
+///
+/// assert_eq!(webhooks.get(&scope, "wh_nope").await.unwrap_err().code(), "id_invalid");
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Webhooks<S> {
+    store: S,
+    policy: DestinationPolicy,
+    max_attempts: u32,
+}
+
+impl<S: WebhookStore> Webhooks<S> {
+    /// The webhooks kept in `store`, under the strict default [`DestinationPolicy`].
+    pub fn new(store: S) -> Self {
+        Self {
+            store,
+            policy: DestinationPolicy::default(),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+
+    /// The same service, checking destinations with `policy`.
+    pub fn with_policy(mut self, policy: DestinationPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The same service, trying a change at most `attempts` times (at least once) before
+    /// answering `conflict`. Raise it when many instances change the same webhooks at once.
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The store, for reading full [`Webhook`]s (with their secrets) to sign deliveries.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The destination policy URLs are checked against.
+    pub fn policy(&self) -> &DestinationPolicy {
+        &self.policy
+    }
+
+    /// Creates a webhook: enabled, in `scope`'s account type, with a new secret. The answer
+    /// carries the full secret; it is never shown again.
+    ///
+    /// # Errors
+    ///
+    /// `url_not_allowed` when the policy refuses the URL; `internal_error` when the store
+    /// fails.
+    pub async fn create(
+        &self,
+        scope: &Scope,
+        request: CreateWebhookRequest,
+    ) -> Result<WebhookSecretResponse, Error> {
+        let CreateWebhookRequest {
+            url,
+            account_filter,
+            ..
+        } = request;
+        self.policy.check(&url)?;
+        let webhook = Webhook::new(scope.clone(), url, account_filter);
+        self.store.insert(&webhook).await?;
+        Ok(WebhookSecretResponse::with_full_secret(&webhook))
+    }
+
+    /// The webhooks of `scope` in creation order, secrets masked. With `account_id`, only
+    /// those that push events for it: whose filter contains it and those without a filter.
+    ///
+    /// # Errors
+    ///
+    /// `account_ids_invalid` when `account_id` is malformed; `internal_error` when the store
+    /// fails.
+    pub async fn list(
+        &self,
+        scope: &Scope,
+        account_id: Option<&str>,
+    ) -> Result<Vec<WebhookResponse>, Error> {
+        let account = account_id.map(str::parse::<AccountId>).transpose()?;
+        let webhooks = self.store.list(scope, account.as_ref()).await?;
+        Ok(webhooks.iter().map(WebhookResponse::masked).collect())
+    }
+
+    /// The webhook `id` of `scope`, its secret masked.
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid` when `id` is malformed; `not_found` when `scope` has no such webhook;
+    /// `internal_error` when the store fails.
+    pub async fn get(&self, scope: &Scope, id: &str) -> Result<WebhookResponse, Error> {
+        Ok(WebhookResponse::masked(&self.webhook(scope, id).await?))
+    }
+
+    /// The full webhook `id` of `scope`, with its secrets: for signing deliveries, never
+    /// for answering the API's caller (use [`get`](Self::get)).
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found`; `internal_error` when the store fails.
+    pub async fn webhook(&self, scope: &Scope, id: &str) -> Result<Webhook, Error> {
+        let id: WebhookId = id.parse()?;
+        self.store.get(scope, &id).await?.ok_or(Error::NotFound)
+    }
+
+    /// Updates the webhook `id` of `scope` as the seed says: the URL is replaced, `enabled`
+    /// and the account filter only when given (`[]` clears the filter).
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `url_not_allowed` when the policy refuses the URL; `not_found`;
+    /// `conflict` when the webhook kept changing under the update; `internal_error`.
+    pub async fn update(
+        &self,
+        scope: &Scope,
+        id: &str,
+        request: UpdateWebhookRequest,
+    ) -> Result<WebhookResponse, Error> {
+        let id: WebhookId = id.parse()?;
+        let UpdateWebhookRequest {
+            url,
+            enabled,
+            account_filter,
+            ..
+        } = request;
+        self.policy.check(&url)?;
+        let updated = self
+            .change(scope, &id, |webhook| {
+                apply_update(webhook, &url, enabled, &account_filter);
+                Ok(())
+            })
+            .await?;
+        Ok(WebhookResponse::masked(&updated))
+    }
+
+    /// Deletes the webhook `id` of `scope`.
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found`; `internal_error` when the store fails.
+    pub async fn delete(&self, scope: &Scope, id: &str) -> Result<(), Error> {
+        let id: WebhookId = id.parse()?;
+        self.store.delete(scope, &id).await?;
+        Ok(())
+    }
+
+    /// Gives the webhook `id` of `scope` a new secret, as the seed says: the old one (and any
+    /// still overlapping) stops signing at once. The answer carries the new full secret.
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found`; `conflict`; `internal_error`.
+    pub async fn rotate_secret(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<WebhookSecretResponse, Error> {
+        self.rotate(scope, id, None).await
+    }
+
+    /// Gives the webhook `id` of `scope` a new secret while the old one keeps signing for
+    /// `overlap`: deliveries carry both signatures (new first) until then, so receivers can
+    /// switch without dropping any. At most [`MAX_PREVIOUS_SECRETS`](crate::MAX_PREVIOUS_SECRETS)
+    /// old secrets are kept (the oldest go first); expired ones are dropped.
+    ///
+    /// # Errors
+    ///
+    /// `rotation_invalid` unless `0 < overlap <= 24 hours`; `id_invalid`; `not_found`;
+    /// `conflict`; `internal_error`.
+    pub async fn rotate_secret_with_overlap(
+        &self,
+        scope: &Scope,
+        id: &str,
+        overlap: TimeDelta,
+    ) -> Result<WebhookSecretResponse, Error> {
+        if overlap <= TimeDelta::zero() {
+            return Err(Error::RotationInvalid("overlap must be positive"));
+        }
+        if overlap > MAX_ROTATION_OVERLAP {
+            return Err(Error::RotationInvalid("overlap must be at most 24 hours"));
+        }
+        self.rotate(scope, id, Some(overlap)).await
+    }
+
+    async fn rotate(
+        &self,
+        scope: &Scope,
+        id: &str,
+        overlap: Option<TimeDelta>,
+    ) -> Result<WebhookSecretResponse, Error> {
+        let id: WebhookId = id.parse()?;
+        let secret = Secret::generate();
+        let rotated = self
+            .change(scope, &id, |webhook| {
+                let now = Utc::now().trunc_subsecs(3);
+                webhook
+                    .rotate_secret(secret.clone(), overlap, now)
+                    .ok_or(Error::RotationInvalid("overlap ends out of range"))
+            })
+            .await?;
+        Ok(WebhookSecretResponse::with_full_secret(&rotated))
+    }
+
+    /// Reads the webhook, applies `merge` to the next revision of it and writes it back if
+    /// nobody wrote in between; tries again otherwise, at most `max_attempts` times.
+    async fn change(
+        &self,
+        scope: &Scope,
+        id: &WebhookId,
+        merge: impl Fn(&mut Webhook) -> Result<(), Error>,
+    ) -> Result<Webhook, Error> {
+        for _ in 0..self.max_attempts {
+            let current = self.store.get(scope, id).await?.ok_or(Error::NotFound)?;
+            let mut next = current.next_revision().ok_or_else(|| {
+                Error::Store(StoreError::backend("the stored revision cannot grow"))
+            })?;
+            merge(&mut next)?;
+            match self.store.replace(&next, current.revision()).await {
+                Ok(()) => return Ok(next),
+                Err(StoreError::Conflict { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(Error::Conflict)
+    }
+}
+
+fn apply_update(
+    webhook: &mut Webhook,
+    url: &WebhookUrl,
+    enabled: Option<bool>,
+    account_filter: &AccountFilterUpdate,
+) {
+    webhook.set_url(url.clone());
+    if let Some(enabled) = enabled {
+        webhook.set_enabled(enabled);
+    }
+    if let AccountFilterUpdate::Set(filter) = account_filter {
+        webhook.set_account_filter(filter.clone());
+    }
+}

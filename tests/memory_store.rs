@@ -1,0 +1,7 @@
+//! The store contract, run against [`MemoryStore`].
+
+mod contract;
+
+use webhook_kit::MemoryStore;
+
+contract::webhook_store_contract!(|| async { MemoryStore::new() });
