@@ -160,3 +160,97 @@ async fn a_database_unreachable_at_start_is_a_retryable_error() {
     let error = store.migrate().await.unwrap_err();
     assert!(error.is_retryable(), "{error:?}");
 }
+
+/// Listing the webhooks of one account is an index look-up: with sequential scans disabled
+/// for the store's connection, the planner still finds index paths for both tables, and
+/// those indexes hand out about as many entries as webhooks are listed, where a full index
+/// scan or a sequential one reads the thousands of rows of other organisations.
+#[tokio::test]
+async fn listing_for_an_account_scans_no_table() {
+    let url = fresh_database().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                sqlx::query("SET enable_seqscan = off")
+                    .execute(connection)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect(&url)
+        .await
+        .unwrap();
+    let store = PostgresStore::new(pool.clone());
+    store.migrate().await.unwrap();
+    let scope = scope();
+    for index in 0..40 {
+        let accounts: &[&str] = match index % 4 {
+            0 => &[],
+            1 => &["acc_listed", "acc_other"],
+            _ => &["acc_other"],
+        };
+        store.insert(&webhook(&scope, accounts)).await.unwrap();
+    }
+    // Other organisations' webhooks, some for an account of the same name.
+    sqlx::query(
+        "INSERT INTO webhook_kit_webhooks (id, organization, account_type, url, enabled, \
+         account_ids, created_at_ns, secret, revision) \
+         SELECT 'wh_other' || g, 'org_other_' || (g % 50), 'live', 'https://example.com/x', \
+         true, CASE WHEN g % 2 = 0 THEN ARRAY['acc_listed'] ELSE ARRAY[]::text[] END, 0, \
+         '\\x00', 1 FROM generate_series(1, 5000) AS g",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+
+    let observer = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    let counters = async || -> Vec<(String, i64, i64)> {
+        sqlx::query("SELECT pg_stat_clear_snapshot()")
+            .execute(&observer)
+            .await
+            .unwrap();
+        sqlx::query_as(
+            "SELECT t.relname::text, coalesce(t.seq_scan, 0), sum(i.idx_tup_read)::bigint \
+             FROM pg_stat_user_tables t JOIN pg_stat_user_indexes i USING (relid) \
+             WHERE t.relname LIKE 'webhook_kit_webhook%' \
+             GROUP BY t.relname, t.seq_scan ORDER BY t.relname",
+        )
+        .fetch_all(&observer)
+        .await
+        .unwrap()
+    };
+    // Flush the store connection's pending statistics before each reading.
+    let flush = async || {
+        sqlx::query("SELECT pg_stat_force_next_flush()")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("SELECT 1").execute(&pool).await.unwrap();
+    };
+    flush().await;
+    let before = counters().await;
+    let listed = store
+        .list(&scope, Some(&support::account("acc_listed")))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 20);
+    flush().await;
+    let after = counters().await;
+    assert_eq!(before.len(), 2, "{before:?}");
+    for ((table, seq_before, read_before), (_, seq_after, read_after)) in before.iter().zip(&after)
+    {
+        assert_eq!(seq_before, seq_after, "{table} was scanned sequentially");
+        let read = read_after - read_before;
+        assert!(read > 0, "{table} was not read through an index");
+        assert!(
+            read < 40,
+            "{table}: {read} index entries read for 20 webhooks listed"
+        );
+    }
+}
