@@ -69,7 +69,7 @@ impl PgServer {
     fn command(&self, program: &str) -> Command {
         let program = self.bin.join(program);
         let mut command = if self.as_postgres_user {
-            let mut command = Command::new("runuser");
+            let mut command = Command::new(runuser());
             command.args(["-u", "postgres", "--"]).arg(program);
             command
         } else {
@@ -124,7 +124,8 @@ impl PgServer {
         let pg_ctl = self.bin.join("pg_ctl");
         let stop = if self.as_postgres_user {
             format!(
-                "runuser -u postgres -- {} stop -m immediate -D {}",
+                "{} -u postgres -- {} stop -m immediate -D {}",
+                runuser().display(),
                 pg_ctl.display(),
                 self.data_dir().display()
             )
@@ -163,6 +164,23 @@ fn run(command: &mut Command, what: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// `runuser`, which lives in an `sbin` directory that a reduced PATH may lack.
+fn runuser() -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("runuser"))
+            .find(|candidate| candidate.is_file())
+    });
+    on_path
+        .or_else(|| {
+            ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+                .into_iter()
+                .map(PathBuf::from)
+                .find(|candidate| candidate.is_file())
+        })
+        .unwrap_or_else(|| panic!("running as root needs `runuser` (util-linux) to start PostgreSQL as the `postgres` user"))
 }
 
 fn running_as_root() -> bool {
