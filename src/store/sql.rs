@@ -1,7 +1,7 @@
 //! What the SQL stores share: the row format, sealing of secrets, error mapping and the
 //! schema check. Compiled when the `sqlite` or `postgres` feature is on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,7 +119,7 @@ pub(crate) fn compare_migrations(
         .iter()
         .map(|migration| (migration.version, &*migration.checksum))
         .collect();
-    let mut applied_versions = HashMap::new();
+    let mut applied_versions = HashSet::new();
     for (version, success, checksum) in &applied {
         if !success {
             return Err(SchemaError::Dirty { version: *version });
@@ -131,14 +131,14 @@ pub(crate) fn compare_migrations(
             }
             Some(_) => {}
         }
-        applied_versions.insert(*version, ());
+        applied_versions.insert(*version);
     }
     if applied.is_empty() {
         return Err(SchemaError::Missing);
     }
     match migrator
         .iter()
-        .find(|migration| !applied_versions.contains_key(&migration.version))
+        .find(|migration| !applied_versions.contains(&migration.version))
     {
         Some(migration) => Err(SchemaError::Outdated {
             version: migration.version,
@@ -522,6 +522,66 @@ mod tests {
                 "truncated to {len}"
             );
         }
+    }
+
+    #[test]
+    fn applied_migrations_are_compared_by_version_success_and_checksum() {
+        use sqlx::SqlSafeStr as _;
+        use sqlx::migrate::{Migration, MigrationType};
+        let migration = |version: i64, sql: &'static str| {
+            Migration::new(
+                version,
+                "m".into(),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        };
+        let migrator = Migrator::with_migrations(vec![migration(1, "a"), migration(2, "b")]);
+        let checksum = |version: i64| {
+            migrator
+                .iter()
+                .find(|migration| migration.version == version)
+                .map(|migration| migration.checksum.to_vec())
+                .unwrap()
+        };
+        let applied = |rows: &[(i64, bool)]| {
+            Some(
+                rows.iter()
+                    .map(|&(version, success)| (version, success, checksum(version.min(2))))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            compare_migrations(&migrator, None),
+            Err(SchemaError::Missing)
+        );
+        assert_eq!(
+            compare_migrations(&migrator, applied(&[])),
+            Err(SchemaError::Missing)
+        );
+        assert_eq!(
+            compare_migrations(&migrator, applied(&[(1, true)])),
+            Err(SchemaError::Outdated { version: 2 })
+        );
+        assert_eq!(
+            compare_migrations(&migrator, applied(&[(1, true), (2, false)])),
+            Err(SchemaError::Dirty { version: 2 })
+        );
+        assert_eq!(
+            compare_migrations(&migrator, applied(&[(1, true), (2, true), (3, true)])),
+            Err(SchemaError::Newer { version: 3 })
+        );
+        let mut changed = applied(&[(1, true), (2, true)]).unwrap();
+        changed[0].2 = vec![0];
+        assert_eq!(
+            compare_migrations(&migrator, Some(changed)),
+            Err(SchemaError::Modified { version: 1 })
+        );
+        assert_eq!(
+            compare_migrations(&migrator, applied(&[(1, true), (2, true)])),
+            Ok(())
+        );
     }
 
     #[cfg(feature = "sqlite")]
