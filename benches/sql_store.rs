@@ -1,8 +1,9 @@
 //! The SQL stores against the bare statement each operation runs, in the same run: create,
 //! get, list for one account, update. Each group has `store` (the `WebhookStore` call) and
 //! `sqlx` (the same single statement with the same values, through plain sqlx), so their
-//! ratio is the store's overhead: mapping, encoding, the schema flag. `store_sealed` adds
-//! the cost of sealing secrets with a keyring.
+//! ratio is the store's overhead: mapping, encoding, the schema flag. The two are timed in
+//! alternation within each iteration, so a shared machine's changing load falls on both.
+//! `create_sealed` compares sealing secrets with a keyring against plaintext storage.
 //!
 //! PostgreSQL: `DATABASE_URL`, or a throwaway server started from the local binaries.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -12,8 +13,10 @@ mod pg;
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 use tokio::runtime::Runtime;
@@ -98,6 +101,39 @@ fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap()
 }
 
+/// Times `first` and `second` in alternation, each iteration running both (in turns, first
+/// one then the other), so that both see the same load on a shared machine. The bench named
+/// `first.0` counts only the time of `first`, the one named `second.0` only that of `second`.
+fn paired<A: AsyncFn(), B: AsyncFn()>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    runtime: &Runtime,
+    first: (&str, A),
+    second: (&str, B),
+) {
+    for counted in [0, 1] {
+        let name = if counted == 0 { first.0 } else { second.0 };
+        let (first, second) = (&first.1, &second.1);
+        group.bench_function(name, |b| {
+            b.to_async(runtime).iter_custom(|iters| async move {
+                let mut totals = [Duration::ZERO; 2];
+                for iteration in 0..iters {
+                    let order = if iteration % 2 == 0 { [0, 1] } else { [1, 0] };
+                    for which in order {
+                        let start = Instant::now();
+                        if which == 0 {
+                            first().await;
+                        } else {
+                            second().await;
+                        }
+                        totals[which] += start.elapsed();
+                    }
+                }
+                totals[counted]
+            });
+        });
+    }
+}
+
 /// One backend's benches; the SQL and the types that differ between backends are given.
 macro_rules! backend_benches {
     (
@@ -122,26 +158,21 @@ macro_rules! backend_benches {
             let org = scope.organization().as_str().to_owned();
             let secret = target.secret().expose_secret().as_bytes().to_vec();
             let accounts = $accounts;
+            let get_sql: &'static str = Box::leak(format!($get).into_boxed_str());
+            let list_sql: &'static str = Box::leak(format!($list).into_boxed_str());
 
+            let store_create = async || {
+                store
+                    .insert(black_box(&webhook(&scope, true)))
+                    .await
+                    .unwrap()
+            };
             let mut group = c.benchmark_group(concat!($label, "/create"));
-            group.bench_function("store", |b| {
-                b.to_async(&runtime).iter(|| async {
-                    store
-                        .insert(black_box(&webhook(&scope, true)))
-                        .await
-                        .unwrap()
-                });
-            });
-            group.bench_function("store_sealed", |b| {
-                b.to_async(&runtime).iter(|| async {
-                    sealed
-                        .insert(black_box(&webhook(&scope, true)))
-                        .await
-                        .unwrap()
-                });
-            });
-            group.bench_function("sqlx", |b| {
-                b.to_async(&runtime).iter(|| async {
+            paired(
+                &mut group,
+                &runtime,
+                ("store", store_create),
+                ("sqlx", async || {
                     sqlx::query($insert)
                         .bind(WebhookId::generate().as_str())
                         .bind(&org)
@@ -158,8 +189,21 @@ macro_rules! backend_benches {
                         .execute(&pool)
                         .await
                         .unwrap();
-                });
-            });
+                }),
+            );
+            group.finish();
+            let mut group = c.benchmark_group(concat!($label, "/create_sealed"));
+            paired(
+                &mut group,
+                &runtime,
+                ("store_sealed", async || {
+                    sealed
+                        .insert(black_box(&webhook(&scope, true)))
+                        .await
+                        .unwrap()
+                }),
+                ("store", store_create),
+            );
             group.finish();
 
             // Reads run on a scope of WEBHOOKS webhooks, untouched by the creates above.
@@ -167,14 +211,14 @@ macro_rules! backend_benches {
             let target = runtime.block_on(fill(&store, &scope));
             let org = scope.organization().as_str().to_owned();
             let mut group = c.benchmark_group(concat!($label, "/get"));
-            group.bench_function("store", |b| {
-                b.to_async(&runtime).iter(|| async {
+            paired(
+                &mut group,
+                &runtime,
+                ("store", async || {
                     black_box(store.get(&scope, target.id()).await.unwrap().unwrap());
-                });
-            });
-            group.bench_function("sqlx", |b| {
-                b.to_async(&runtime).iter(|| async {
-                    let row: Option<$columns> = sqlx::query_as(sqlx::AssertSqlSafe(format!($get)))
+                }),
+                ("sqlx", async || {
+                    let row: Option<$columns> = sqlx::query_as(get_sql)
                         .bind(target.id().as_str())
                         .bind(&org)
                         .bind("live")
@@ -182,21 +226,20 @@ macro_rules! backend_benches {
                         .await
                         .unwrap();
                     black_box(row.unwrap());
-                });
-            });
+                }),
+            );
             group.finish();
 
             let listed = "acc_listed".parse().unwrap();
-            let list_sql = format!($list);
             let mut group = c.benchmark_group(concat!($label, "/list_for_account"));
-            group.bench_function("store", |b| {
-                b.to_async(&runtime).iter(|| async {
+            paired(
+                &mut group,
+                &runtime,
+                ("store", async || {
                     black_box(store.list(&scope, Some(&listed)).await.unwrap());
-                });
-            });
-            group.bench_function("sqlx", |b| {
-                b.to_async(&runtime).iter(|| async {
-                    let rows: Vec<$columns> = sqlx::query_as(sqlx::AssertSqlSafe(list_sql.clone()))
+                }),
+                ("sqlx", async || {
+                    let rows: Vec<$columns> = sqlx::query_as(list_sql)
                         .bind(&org)
                         .bind("live")
                         .bind("acc_listed")
@@ -204,21 +247,21 @@ macro_rules! backend_benches {
                         .await
                         .unwrap();
                     black_box(rows);
-                });
-            });
+                }),
+            );
             group.finish();
 
             let revision = AtomicU64::new(target.revision());
             let mut group = c.benchmark_group(concat!($label, "/update"));
-            group.bench_function("store", |b| {
-                b.to_async(&runtime).iter(|| async {
+            paired(
+                &mut group,
+                &runtime,
+                ("store", async || {
                     let current = revision.fetch_add(1, Ordering::Relaxed);
                     let next = with_revision(&target, current + 1);
                     store.replace(black_box(&next), current).await.unwrap();
-                });
-            });
-            group.bench_function("sqlx", |b| {
-                b.to_async(&runtime).iter(|| async {
+                }),
+                ("sqlx", async || {
                     let current = i64::try_from(revision.fetch_add(1, Ordering::Relaxed)).unwrap();
                     let updated = sqlx::query($update)
                         .bind(target.id().as_str())
@@ -238,8 +281,8 @@ macro_rules! backend_benches {
                         .await
                         .unwrap();
                     assert_eq!(updated.rows_affected(), 1);
-                });
-            });
+                }),
+            );
             group.finish();
         }
     };
