@@ -11,6 +11,7 @@
 #[path = "../tests/support/postgres.rs"]
 mod pg;
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -103,16 +104,19 @@ fn now_ns() -> i64 {
 
 /// Times `first` and `second` in alternation, each iteration running both (in turns, first
 /// one then the other), so that both see the same load on a shared machine. The bench named
-/// `first.0` counts only the time of `first`, the one named `second.0` only that of `second`.
+/// `first.0` counts only the time of `first`, the one named `second.0` only that of `second`;
+/// the ratio of the two over every paired call of both benches is printed after them.
 fn paired<A: AsyncFn(), B: AsyncFn()>(
     group: &mut BenchmarkGroup<'_, WallTime>,
+    group_name: &str,
     runtime: &Runtime,
     first: (&str, A),
     second: (&str, B),
 ) {
+    let sums = Cell::new(([Duration::ZERO; 2], 0_u64));
     for counted in [0, 1] {
         let name = if counted == 0 { first.0 } else { second.0 };
-        let (first, second) = (&first.1, &second.1);
+        let (first, second, sums) = (&first.1, &second.1, &sums);
         group.bench_function(name, |b| {
             b.to_async(runtime).iter_custom(|iters| async move {
                 let mut totals = [Duration::ZERO; 2];
@@ -128,10 +132,21 @@ fn paired<A: AsyncFn(), B: AsyncFn()>(
                         totals[which] += start.elapsed();
                     }
                 }
+                let (mut all, calls) = sums.get();
+                all[0] += totals[0];
+                all[1] += totals[1];
+                sums.set((all, calls + iters));
                 totals[counted]
             });
         });
     }
+    let (all, calls) = sums.get();
+    println!(
+        "{group_name}: {} / {} = {:.2} over {calls} paired calls",
+        first.0,
+        second.0,
+        all[0].as_secs_f64() / all[1].as_secs_f64()
+    );
 }
 
 /// One backend's benches; the SQL and the types that differ between backends are given.
@@ -170,6 +185,7 @@ macro_rules! backend_benches {
             let mut group = c.benchmark_group(concat!($label, "/create"));
             paired(
                 &mut group,
+                concat!($label, "/create"),
                 &runtime,
                 ("store", store_create),
                 ("sqlx", async || {
@@ -195,6 +211,7 @@ macro_rules! backend_benches {
             let mut group = c.benchmark_group(concat!($label, "/create_sealed"));
             paired(
                 &mut group,
+                concat!($label, "/create_sealed"),
                 &runtime,
                 ("store_sealed", async || {
                     sealed
@@ -213,6 +230,7 @@ macro_rules! backend_benches {
             let mut group = c.benchmark_group(concat!($label, "/get"));
             paired(
                 &mut group,
+                concat!($label, "/get"),
                 &runtime,
                 ("store", async || {
                     black_box(store.get(&scope, target.id()).await.unwrap().unwrap());
@@ -234,6 +252,7 @@ macro_rules! backend_benches {
             let mut group = c.benchmark_group(concat!($label, "/list_for_account"));
             paired(
                 &mut group,
+                concat!($label, "/list_for_account"),
                 &runtime,
                 ("store", async || {
                     black_box(store.list(&scope, Some(&listed)).await.unwrap());
@@ -255,6 +274,7 @@ macro_rules! backend_benches {
             let mut group = c.benchmark_group(concat!($label, "/update"));
             paired(
                 &mut group,
+                concat!($label, "/update"),
                 &runtime,
                 ("store", async || {
                     let current = revision.fetch_add(1, Ordering::Relaxed);
