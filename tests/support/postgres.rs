@@ -25,19 +25,22 @@ impl PgServer {
     pub fn start() -> Self {
         let bin = find_bin_dir().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         let as_postgres_user = running_as_root();
-        let dir = tempfile::Builder::new()
+        // Removed on drop until the watchdog takes over, so a failed start leaves nothing.
+        let temp = tempfile::Builder::new()
             .prefix("webhook-kit-pg-")
             .tempdir()
-            .expect("temporary directory")
-            .keep();
+            .expect("temporary directory");
         if as_postgres_user {
             // initdb refuses to run as root; the server runs as the `postgres` user.
-            run(Command::new("chown").arg("postgres:").arg(&dir), "chown");
+            run(
+                Command::new("chown").arg("postgres:").arg(temp.path()),
+                "chown",
+            );
         }
         let server = Self {
             bin,
             port: free_port(),
-            dir,
+            dir: temp.path().to_path_buf(),
             as_postgres_user,
         };
         let data = server.data_dir();
@@ -58,6 +61,7 @@ impl PgServer {
             "initdb",
         );
         server.watch_parent();
+        let _ = temp.keep();
         server.start_again();
         server
     }
