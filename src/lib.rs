@@ -5,6 +5,7 @@ mod account;
 mod error;
 mod id;
 mod secret;
+mod signature;
 mod store;
 mod url;
 mod webhook;
@@ -15,6 +16,11 @@ pub use error::{Error, ErrorBody};
 pub use id::{AccountId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId};
 pub use secret::{
     GENERATED_KEY_LEN, MAX_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret, SecretError, mask,
+};
+pub use signature::{
+    DEFAULT_TOLERANCE, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, HeaderSource, MAX_HEADER_LEN,
+    MAX_SECRETS, MAX_SIGNATURES, SecretsError, SignError, SignedHeaders, Signer, Verifier,
+    VerifyError, WebhookHeader,
 };
 pub use store::{BoxError, StoreError, WebhookStore};
 pub use url::{DestinationPolicy, MAX_URL_LEN, Refusal, SEED_URL_PATTERN, UrlError, WebhookUrl};
