@@ -155,30 +155,17 @@ fn verify_prints_ok_or_the_error_code() {
         args.extend_from_slice(extra);
         run(&args, body)
     };
-    let signature = signed.signature();
-    let cases: [(&str, &str, &[&str], &[u8], i32, &str); 5] = [
-        (signature, "1700000100", &[], body, 0, "ok\n"),
-        (
-            signature,
-            "1700000100",
-            &[],
-            b"{\"a\":2}",
-            1,
-            "signature_mismatch\n",
-        ),
-        (signature, "1700000301", &[], body, 1, "timestamp_too_old\n"),
-        (
-            signature,
-            "1700000301",
-            &["--tolerance", "600"],
-            body,
-            0,
-            "ok\n",
-        ),
-        (signature, "-5", &[], body, 1, "timestamp_too_new\n"),
+    // (--now, more options, body, exit code, printed)
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [u8], i32, &'a str);
+    let cases: [Case; 5] = [
+        ("1700000100", &[], body, 0, "ok\n"),
+        ("1700000100", &[], b"{\"a\":2}", 1, "signature_mismatch\n"),
+        ("1700000301", &[], body, 1, "timestamp_too_old\n"),
+        ("1700000301", &["--tolerance", "600"], body, 0, "ok\n"),
+        ("-5", &[], body, 1, "timestamp_too_new\n"),
     ];
-    for (signature, now, extra, body, code, printed) in cases {
-        let output = verify(signature, now, extra, body);
+    for (now, extra, body, code, printed) in cases {
+        let output = verify(signed.signature(), now, extra, body);
         assert_eq!(
             outcome(&output),
             (Some(code), printed.to_owned()),
