@@ -7,6 +7,7 @@ mod event;
 mod id;
 mod secret;
 mod service;
+mod signature;
 mod store;
 mod url;
 mod webhook;
@@ -20,6 +21,11 @@ pub use secret::{
     GENERATED_KEY_LEN, MAX_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret, SecretError, mask,
 };
 pub use service::{DEFAULT_MAX_ATTEMPTS, Webhooks};
+pub use signature::{
+    DEFAULT_TOLERANCE, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, HeaderSource, MAX_HEADER_LEN,
+    MAX_SECRETS, MAX_SIGNATURES, SecretsError, SignError, SignedHeaders, Signer, Verifier,
+    VerifyError, WebhookHeader,
+};
 pub use store::{BoxError, MemoryStore, StoreError, WebhookStore};
 pub use url::{DestinationPolicy, MAX_URL_LEN, Refusal, SEED_URL_PATTERN, UrlError, WebhookUrl};
 pub use webhook::{
