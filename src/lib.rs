@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod account;
+mod delivery;
 mod error;
 mod event;
 mod id;
@@ -14,6 +15,7 @@ mod webhook;
 mod wire;
 
 pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_IDS};
+pub use delivery::{CONTENT_TYPE, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl};
 pub use error::{Error, ErrorBody};
 pub use event::Event;
 pub use id::{AccountId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId};
