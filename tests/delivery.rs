@@ -7,9 +7,9 @@ use chrono::TimeDelta;
 #[cfg(feature = "http")]
 use webhook_kit::DestinationPolicy;
 use webhook_kit::{
-    AccountFilter, AccountType, CONTENT_TYPE, CreateWebhookRequest, Delivery, Event, EventId,
-    MemoryStore, Scope, Secret, UpdateWebhookRequest, Verifier, VerifyError, WebhookId, WebhookUrl,
-    Webhooks,
+    AccountFilter, AccountId, AccountType, CONTENT_TYPE, CreateWebhookRequest, Delivery, Event,
+    EventId, MemoryStore, PreviousSecret, Scope, Secret, StoreError, UpdateWebhookRequest,
+    Verifier, VerifyError, Webhook, WebhookId, WebhookStore, WebhookUrl, Webhooks,
 };
 
 const NOW: i64 = 1_900_000_000;
@@ -439,5 +439,100 @@ async fn into_request_posts_the_body_and_headers_to_the_policy_parsed_url() {
     assert_eq!(
         Verifier::from_secret(&created.secret).verify_at(headers, request.body(), NOW),
         Ok(())
+    );
+}
+
+/// A store that answers every webhook of every scope from `list`, whatever it is asked:
+/// routing must not trust it.
+#[derive(Debug, Default)]
+struct CarelessStore(MemoryStore);
+
+impl WebhookStore for CarelessStore {
+    async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.0.insert(webhook).await
+    }
+
+    async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+        self.0.get(scope, id).await
+    }
+
+    async fn list(
+        &self,
+        _scope: &Scope,
+        _account: Option<&AccountId>,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        let mut all = Vec::new();
+        for org in ["org_1", "org_2"] {
+            for account_type in [AccountType::Live, AccountType::Test] {
+                all.extend(self.0.list(&scope(org, account_type), None).await?);
+            }
+        }
+        Ok(all)
+    }
+
+    async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
+        self.0.replace(webhook, expected_revision).await
+    }
+
+    async fn delete(&self, scope: &Scope, id: &WebhookId) -> Result<(), StoreError> {
+        self.0.delete(scope, id).await
+    }
+}
+
+#[tokio::test]
+async fn routing_checks_scope_filter_and_enabled_again_whatever_the_store_answers() {
+    let store = CarelessStore::default();
+    let url: WebhookUrl = "https://example.com/hook".parse().unwrap();
+    let mine = Webhook::new(live(), url.clone(), AccountFilter::all());
+    let filtered = AccountFilter::from_ids(["acc_2".parse().unwrap()]).unwrap();
+    let others = [
+        Webhook::new(
+            scope("org_2", AccountType::Live),
+            url.clone(),
+            AccountFilter::all(),
+        ),
+        Webhook::new(
+            scope("org_1", AccountType::Test),
+            url.clone(),
+            AccountFilter::all(),
+        ),
+        Webhook::new(live(), url.clone(), filtered),
+    ];
+    let mut disabled = Webhook::new(live(), url, AccountFilter::all()).into_parts();
+    disabled.enabled = false;
+    store.insert(&mine).await.unwrap();
+    for webhook in &others {
+        store.insert(webhook).await.unwrap();
+    }
+    store.insert(&Webhook::from_parts(disabled)).await.unwrap();
+
+    let webhooks = Webhooks::new(store);
+    let event = event(live(), "acc_1", b"{}");
+    let deliveries = webhooks.deliveries(&event, NOW).await.unwrap();
+    assert_eq!(ids(&deliveries), [mine.id()]);
+}
+
+#[tokio::test]
+async fn a_stored_webhook_with_too_many_secrets_is_a_typed_error() {
+    let store = MemoryStore::new();
+    let url: WebhookUrl = "https://example.com/hook".parse().unwrap();
+    let mut parts = Webhook::new(live(), url, AccountFilter::all()).into_parts();
+    // More than a signer takes: only a store that breaks the model's rules holds this.
+    parts.previous_secrets = (0..webhook_kit::MAX_SECRETS)
+        .map(|_| PreviousSecret {
+            secret: Secret::generate(),
+            expires_at: chrono::DateTime::from_timestamp(NOW + 3600, 0).unwrap(),
+        })
+        .collect();
+    store.insert(&Webhook::from_parts(parts)).await.unwrap();
+    let webhooks = Webhooks::new(store);
+    let event = event(live(), "acc_1", b"{}");
+    let error = webhooks.deliveries(&event, NOW).await.unwrap_err();
+    assert_eq!(error.code(), "secrets_invalid");
+    assert!(!format!("{error:?}").contains("whsec_"));
+    // Once those secrets have expired, the webhook signs again.
+    assert_eq!(
+        webhooks.deliveries(&event, NOW + 3600).await.unwrap().len(),
+        1
     );
 }
