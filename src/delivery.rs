@@ -214,9 +214,13 @@ impl Delivery {
             .signer
             .headers(self.event_id.as_str(), timestamp, &self.body)?;
         Ok(Self {
+            webhook_id: self.webhook_id.clone(),
+            url: self.url.clone(),
+            event_id: self.event_id.clone(),
             timestamp,
             headers,
-            ..self.clone()
+            body: Arc::clone(&self.body),
+            signer: self.signer.clone(),
         })
     }
 
