@@ -436,6 +436,8 @@ async fn into_request_posts_the_body_and_headers_to_the_policy_parsed_url() {
     assert_eq!(headers["webhook-signature"], expected.signature());
     assert_eq!(headers.len(), 4);
     assert_eq!(request.body().as_ref(), body);
+    // The event's bytes, not a copy.
+    assert_eq!(request.body().as_ptr(), event.body().as_ptr());
     assert_eq!(
         Verifier::from_secret(&created.secret).verify_at(headers, request.body(), NOW),
         Ok(())
