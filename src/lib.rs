@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod account;
+mod delivery;
 mod error;
 mod event;
 mod id;
@@ -9,12 +10,14 @@ mod id;
 mod seal;
 mod secret;
 mod service;
+mod signature;
 mod store;
 mod url;
 mod webhook;
 mod wire;
 
 pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_IDS};
+pub use delivery::{CONTENT_TYPE, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl};
 pub use error::{Error, ErrorBody};
 pub use event::Event;
 pub use id::{AccountId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId};
@@ -22,6 +25,11 @@ pub use secret::{
     GENERATED_KEY_LEN, MAX_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret, SecretError, mask,
 };
 pub use service::{DEFAULT_MAX_ATTEMPTS, Webhooks};
+pub use signature::{
+    DEFAULT_TOLERANCE, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, HeaderSource, MAX_HEADER_LEN,
+    MAX_SECRETS, MAX_SIGNATURES, SecretsError, SignError, SignedHeaders, Signer, Verifier,
+    VerifyError, WebhookHeader,
+};
 pub use store::{BoxError, MemoryStore, StoreError, WebhookStore};
 pub use url::{DestinationPolicy, MAX_URL_LEN, Refusal, SEED_URL_PATTERN, UrlError, WebhookUrl};
 pub use webhook::{

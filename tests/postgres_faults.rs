@@ -97,14 +97,18 @@ async fn a_crash_during_a_write_loses_the_whole_write_and_the_retry_succeeds() {
         let next = next.clone();
         tokio::spawn(async move { store.replace(&next, 1).await })
     };
-    // Wait until the write is inside the server, blocked on the lock.
+    // Wait until the write is inside the server, blocked on the lock. Watched from a
+    // connection outside any transaction: inside one, pg_stat_activity is a snapshot.
+    let mut observer = PgConnection::connect(&server.url("postgres"))
+        .await
+        .unwrap();
     let mut waiting = false;
     for _ in 0..600 {
         let blocked: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \
              WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE webhook_kit_webhooks%'",
         )
-        .fetch_one(&mut locker)
+        .fetch_one(&mut observer)
         .await
         .unwrap();
         if blocked > 0 {
@@ -117,7 +121,7 @@ async fn a_crash_during_a_write_loses_the_whole_write_and_the_retry_succeeds() {
 
     server.stop();
     assert_retryable(writer.await.unwrap(), "replace during the crash");
-    drop(locker);
+    drop((locker, observer));
 
     server.start_again();
     assert_same(&store.get(&scope, hook.id()).await.unwrap().unwrap(), &hook);

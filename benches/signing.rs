@@ -1,0 +1,140 @@
+//! Signing and verifying speed against the `standardwebhooks` crate, a plain
+//! `Hmac<Sha256>` keyed per call, and plain SHA-256 of the body (the limit).
+//!
+//! `cargo bench --bench signing`; throughput is reported in bytes of body per second.
+#![allow(clippy::unwrap_used)]
+
+use std::hint::black_box;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use sha2::{Digest as _, Sha256};
+use webhook_kit::{Secret, Signer, Verifier};
+
+const SIZES: [usize; 4] = [64, 1024, 16 * 1024, 1024 * 1024];
+const ID: &str = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W";
+
+/// A JSON-ish ASCII body of `size` bytes (the peer crate signs UTF-8 only).
+fn body(size: usize) -> Vec<u8> {
+    br#"{"type":"invoice.paid","data":{"id":"inv_1","amount":4200}}"#
+        .iter()
+        .copied()
+        .cycle()
+        .take(size)
+        .collect()
+}
+
+/// `Hmac<Sha256>` keyed for this call over the same bytes as the signature.
+fn hmac_baseline(key: &[u8], timestamp: &[u8], body: &[u8]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    mac.update(ID.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp);
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+fn sign(c: &mut Criterion) {
+    let secret = Secret::generate();
+    let signer = Signer::from_secret(&secret);
+    let peer = standardwebhooks::Webhook::new(secret.expose_secret()).unwrap();
+    let timestamp = 1_700_000_000;
+    let timestamp_text = timestamp.to_string();
+    let mut group = c.benchmark_group("sign");
+    for size in SIZES {
+        let body = body(size);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("webhook-kit", size), &body, |b, body| {
+            b.iter(|| signer.sign(black_box(ID), black_box(timestamp), black_box(body)))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("standardwebhooks", size),
+            &body,
+            |b, body| b.iter(|| peer.sign(black_box(ID), black_box(timestamp), black_box(body))),
+        );
+        group.bench_with_input(BenchmarkId::new("hmac-baseline", size), &body, |b, body| {
+            b.iter(|| {
+                hmac_baseline(
+                    black_box(secret.expose_key()),
+                    black_box(timestamp_text.as_bytes()),
+                    black_box(body),
+                )
+                .finalize()
+                .into_bytes()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn verify(c: &mut Criterion) {
+    let secret = Secret::generate();
+    let signer = Signer::from_secret(&secret);
+    let verifier = Verifier::from_secret(&secret);
+    let peer = standardwebhooks::Webhook::new(secret.expose_secret()).unwrap();
+    let mut group = c.benchmark_group("verify");
+    for size in SIZES {
+        let body = body(size);
+        group.throughput(Throughput::Bytes(size as u64));
+        // Fresh headers per function: both `verify`s read the clock.
+        group.bench_with_input(BenchmarkId::new("webhook-kit", size), &body, |b, body| {
+            let signed = signer
+                .headers(ID, chrono::Utc::now().timestamp(), body)
+                .unwrap();
+            let received = signed.pairs();
+            b.iter(|| {
+                verifier
+                    .verify(black_box(&received), black_box(body))
+                    .unwrap()
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new("standardwebhooks", size),
+            &body,
+            |b, body| {
+                let signed = signer
+                    .headers(ID, chrono::Utc::now().timestamp(), body)
+                    .unwrap();
+                let mut received = http::HeaderMap::new();
+                for (name, value) in signed.pairs() {
+                    received.insert(name, value.parse().unwrap());
+                }
+                b.iter(|| peer.verify(black_box(body), black_box(&received)).unwrap())
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("hmac-baseline", size), &body, |b, body| {
+            let signed = signer
+                .headers(ID, chrono::Utc::now().timestamp(), body)
+                .unwrap();
+            let tag = STANDARD.decode(&signed.signature()[3..]).unwrap();
+            b.iter(|| {
+                hmac_baseline(
+                    black_box(secret.expose_key()),
+                    black_box(signed.timestamp().as_bytes()),
+                    black_box(body),
+                )
+                .verify_slice(black_box(&tag))
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn sha256_limit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sha256-limit");
+    for size in SIZES {
+        let body = body(size);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("sha2", size), &body, |b, body| {
+            b.iter(|| Sha256::digest(black_box(body)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sign, verify, sha256_limit);
+criterion_main!(benches);

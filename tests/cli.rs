@@ -1,0 +1,204 @@
+//! The `webhook-kit` binary, run end to end.
+#![cfg(feature = "cli")]
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+use webhook_kit::{Secret, Signer, Verifier};
+
+const BIN: &str = env!("CARGO_BIN_EXE_webhook-kit");
+
+/// Runs the binary with `args`, `stdin` as standard input.
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// `verify` with its four required options.
+fn verify_args<'a>(
+    secret: &'a Secret,
+    id: &'a str,
+    timestamp: &'a str,
+    signature: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "verify",
+        "--secret",
+        secret.expose_secret(),
+        "--id",
+        id,
+        "--timestamp",
+        timestamp,
+        "--signature",
+        signature,
+    ]
+}
+
+/// The exit code and what was printed.
+fn outcome(output: &Output) -> (Option<i32>, String) {
+    (output.status.code(), stdout(output))
+}
+
+#[test]
+fn secret_prints_a_new_parseable_secret() {
+    let first = run(&["secret"], b"");
+    let second = run(&["secret"], b"");
+    assert!(first.status.success());
+    let text = stdout(&first);
+    let secret: Secret = text.trim_end().parse().unwrap();
+    assert_eq!(secret.expose_key().len(), 32);
+    assert_ne!(text, stdout(&second));
+}
+
+#[test]
+fn sign_prints_three_headers_that_verify() {
+    let (new, old) = (Secret::generate(), Secret::generate());
+    let output = run(
+        &[
+            "sign",
+            "--secret",
+            new.expose_secret(),
+            "--secret",
+            old.expose_secret(),
+            "--id",
+            "msg_1",
+            "--timestamp",
+            "1700000000",
+        ],
+        b"{\"type\":\"ping\"}",
+    );
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], "webhook-id: msg_1");
+    assert_eq!(lines[1], "webhook-timestamp: 1700000000");
+    let expected = Signer::new(&[&new, &old])
+        .unwrap()
+        .sign("msg_1", 1_700_000_000, b"{\"type\":\"ping\"}")
+        .unwrap();
+    assert_eq!(lines[2], format!("webhook-signature: {expected}"));
+}
+
+#[test]
+fn sign_reads_the_body_from_a_file_and_defaults_the_timestamp_to_now() {
+    let secret = Secret::generate();
+    let dir = std::env::temp_dir().join(format!("webhook-kit-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("body.bin");
+    std::fs::write(&file, b"\xff\x00binary").unwrap();
+    let output = run(
+        &[
+            "sign",
+            "--secret",
+            secret.expose_secret(),
+            "--id",
+            "msg_2",
+            file.to_str().unwrap(),
+        ],
+        b"ignored",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    let received: Vec<(String, String)> = text
+        .lines()
+        .map(|line| {
+            let (name, value) = line.split_once(": ").unwrap();
+            (name.to_owned(), value.to_owned())
+        })
+        .collect();
+    assert_eq!(
+        Verifier::from_secret(&secret).verify(&received, b"\xff\x00binary"),
+        Ok(())
+    );
+}
+
+#[test]
+fn sign_refuses_bad_input_with_its_code() {
+    let secret = Secret::generate();
+    let bad_id = run(
+        &["sign", "--secret", secret.expose_secret(), "--id", "a.b"],
+        b"",
+    );
+    assert_eq!(bad_id.status.code(), Some(1));
+    assert_eq!(stdout(&bad_id), "message_id_invalid\n");
+    let bad_secret = run(&["sign", "--secret", "nope", "--id", "msg_1"], b"");
+    assert_eq!(bad_secret.status.code(), Some(1));
+    assert_eq!(stdout(&bad_secret), "secret_invalid\n");
+    let no_secret = run(&["sign", "--id", "msg_1"], b"");
+    assert_eq!(no_secret.status.code(), Some(2), "usage error");
+}
+
+#[test]
+fn verify_prints_ok_or_the_error_code() {
+    let secret = Secret::generate();
+    let body = b"{\"a\":1}";
+    let signed = Signer::from_secret(&secret)
+        .headers("msg_1", 1_700_000_000, body)
+        .unwrap();
+    let verify = |signature: &str, now: &str, extra: &[&str], body: &[u8]| {
+        let mut args = verify_args(&secret, "msg_1", "1700000000", signature);
+        args.extend(["--now", now]);
+        args.extend_from_slice(extra);
+        run(&args, body)
+    };
+    // (--now, more options, body, exit code, printed)
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [u8], i32, &'a str);
+    let cases: [Case; 5] = [
+        ("1700000100", &[], body, 0, "ok\n"),
+        ("1700000100", &[], b"{\"a\":2}", 1, "signature_mismatch\n"),
+        ("1700000301", &[], body, 1, "timestamp_too_old\n"),
+        ("1700000301", &["--tolerance", "600"], body, 0, "ok\n"),
+        ("-5", &[], body, 1, "timestamp_too_new\n"),
+    ];
+    for (now, extra, body, code, printed) in cases {
+        let output = verify(signed.signature(), now, extra, body);
+        assert_eq!(
+            outcome(&output),
+            (Some(code), printed.to_owned()),
+            "--now {now} {extra:?}"
+        );
+    }
+    let unknown_only = verify("v2,abc", "1700000000", &[], body);
+    assert_eq!(stdout(&unknown_only), "signature_mismatch\n");
+}
+
+#[test]
+fn verify_reports_a_bad_timestamp_header_and_uses_the_clock_by_default() {
+    let secret = Secret::generate();
+    let mut args = verify_args(&secret, "msg_1", "+1700000000", "v1,x");
+    args.extend(["--now", "1700000000"]);
+    let bad = run(&args, b"");
+    assert_eq!(outcome(&bad), (Some(1), "timestamp_invalid\n".to_owned()));
+    let signed = Signer::from_secret(&secret)
+        .headers_now("msg_1", b"")
+        .unwrap();
+    let fresh = run(
+        &verify_args(&secret, signed.id(), signed.timestamp(), signed.signature()),
+        b"",
+    );
+    assert_eq!(outcome(&fresh), (Some(0), "ok\n".to_owned()));
+}
+
+#[test]
+fn check_url_applies_the_rule_and_the_default_policy() {
+    let ok = run(&["check-url", "https://hooks.example.com/in"], b"");
+    assert_eq!(outcome(&ok), (Some(0), "ok\n".to_owned()));
+    let invalid = run(&["check-url", "http://hooks.example.com/in"], b"");
+    assert_eq!(outcome(&invalid), (Some(1), "url_invalid\n".to_owned()));
+    let refused = run(&["check-url", "https://evil.com@127.0.0.1"], b"");
+    assert_eq!(outcome(&refused), (Some(1), "url_not_allowed\n".to_owned()));
+}
