@@ -14,8 +14,14 @@ fuzz_target!(|data: &[u8]| {
         assert!(url.as_str().starts_with("https://"));
         assert!(url.as_str().len() <= MAX_URL_LEN);
         let parsed = url::Url::parse(url.as_str()).unwrap_or_else(|e| panic!("{e}: {text:?}"));
-        assert!(matches!(parsed.host(), Some(url::Host::Domain(_))), "{text:?}");
-        assert!(parsed.username().is_empty() && parsed.password().is_none(), "{text:?}");
+        assert!(
+            matches!(parsed.host(), Some(url::Host::Domain(_))),
+            "{text:?}"
+        );
+        assert!(
+            parsed.username().is_empty() && parsed.password().is_none(),
+            "{text:?}"
+        );
     }
     if let Ok(url) = text.parse::<WebhookUrl>() {
         assert_eq!(url.as_str(), text);
