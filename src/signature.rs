@@ -46,11 +46,11 @@ pub const MAX_SECRETS: usize = 8;
 /// How far a timestamp may be from the verifier's clock, in either direction, by default.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
-/// The signature version this crate produces and checks.
-const VERSION: &str = "v1";
+/// The signature version this crate produces and checks, with its comma.
+const VERSION_PREFIX: [u8; 3] = *b"v1,";
 use tag64::{ENCODED_LEN as TAG_B64_LEN, TAG_LEN};
 /// Characters of one `v1,<base64>` token.
-const TOKEN_LEN: usize = VERSION.len() + 1 + TAG_B64_LEN;
+const TOKEN_LEN: usize = VERSION_PREFIX.len() + TAG_B64_LEN;
 /// Digits of the longest `i64`.
 const MAX_TIMESTAMP_DIGITS: usize = 19;
 
@@ -316,11 +316,6 @@ impl Keys {
     fn one(secret: &Secret) -> Self {
         Self(vec![KeyedMac::new(secret.expose_key())])
     }
-
-    /// The HMAC tag of `"{id}.{timestamp}.{body}"`, fed in parts.
-    fn tag(mac: &KeyedMac, id: &[u8], timestamp: &[u8], body: &[u8]) -> [u8; TAG_LEN] {
-        mac.tag_message(id, timestamp, body)
-    }
 }
 
 impl fmt::Debug for Keys {
@@ -332,7 +327,8 @@ impl fmt::Debug for Keys {
 /// Signs deliveries with one secret, or with several during a rotation overlap.
 ///
 /// Built once per secret set: the HMAC key schedule is computed here, not per delivery.
-/// Each delivery's id, timestamp and body are fed to the MAC without being concatenated.
+/// Each delivery's id, timestamp and body are fed to SHA-256 without building the
+/// concatenated message; the body's whole blocks are hashed where they lie.
 ///
 /// ```
 /// use webhook_kit::{Secret, Signer};
@@ -386,11 +382,11 @@ impl Signer {
         // `v1,<base64>` per secret, separated by single spaces, written in place.
         let mut out = vec![b' '; self.keys.0.len() * (TOKEN_LEN + 1) - 1];
         for (mac, token) in self.keys.0.iter().zip(out.chunks_mut(TOKEN_LEN + 1)) {
-            let tag = Keys::tag(mac, id.as_bytes(), digits, body);
+            let tag = mac.tag_message(id.as_bytes(), digits, body);
             if let Some((prefix, encoded)) = token.split_first_chunk_mut::<3>()
                 && let Some((encoded, _)) = encoded.split_first_chunk_mut::<TAG_B64_LEN>()
             {
-                *prefix = *b"v1,";
+                *prefix = VERSION_PREFIX;
                 tag64::encode(&tag, encoded);
             }
         }
@@ -543,7 +539,7 @@ impl Verifier {
 
         let mut matched = subtle::Choice::from(0);
         for mac in &self.keys.0 {
-            let expected = Keys::tag(mac, id, timestamp_text, body);
+            let expected = mac.tag_message(id, timestamp_text, body);
             for candidate in candidates {
                 matched |= tags_equal(&expected, candidate);
             }
@@ -606,7 +602,7 @@ fn parse_signatures(
         if tokens > MAX_SIGNATURES {
             return Err(VerifyError::TooManySignatures);
         }
-        let Some(encoded) = token.strip_prefix(b"v1,") else {
+        let Some(encoded) = token.strip_prefix(&VERSION_PREFIX) else {
             continue; // another version (`v1a`, `v2` …) or no version at all
         };
         if encoded.len() != TAG_B64_LEN {
