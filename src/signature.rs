@@ -645,8 +645,7 @@ fn name_matches(key: &str, name: &str) -> bool {
 
 /// Constant-time equality of two tags: every byte is read, whatever differs.
 fn tags_equal(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> subtle::Choice {
-    let diff = a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y));
-    diff.ct_eq(&0)
+    a[..].ct_eq(&b[..])
 }
 
 /// Parses a canonical non-negative decimal `i64`: digits only, no sign, no leading zero
