@@ -200,7 +200,8 @@ impl Webhook {
     /// ```
     pub fn signing_secrets(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Secret> {
         std::iter::once(&self.0.secret).chain(
-            self.0.previous_secrets
+            self.0
+                .previous_secrets
                 .iter()
                 .filter(move |previous| previous.expires_at > now)
                 .map(|previous| &previous.secret),
@@ -246,7 +247,8 @@ impl Webhook {
         match expires_at {
             None => self.0.previous_secrets.clear(),
             Some(expires_at) => {
-                self.0.previous_secrets
+                self.0
+                    .previous_secrets
                     .retain(|previous| previous.expires_at > now);
                 self.0.previous_secrets.insert(
                     0,
