@@ -8,11 +8,8 @@
 //! Run: `cargo bench --bench store`.
 #![allow(clippy::unwrap_used)]
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::{Arc, Barrier};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -21,16 +18,8 @@ use webhook_kit::{
     WebhookStore, WebhookUrl, Webhooks,
 };
 
-/// Memory-store futures finish on their first poll; no runtime is needed to drive them.
-fn ready<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    let mut context = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut context) {
-            return value;
-        }
-    }
-}
+mod support;
+use support::ready;
 
 fn scope() -> Scope {
     Scope::new("org_bench".parse().unwrap(), AccountType::Live)

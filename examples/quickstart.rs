@@ -7,7 +7,8 @@ use std::error::Error as StdError;
 
 use chrono::{TimeDelta, Utc};
 use webhook_kit::{
-    AccountType, CreateWebhookRequest, MemoryStore, Scope, UpdateWebhookRequest, Webhooks,
+    AccountType, CreateWebhookRequest, Event, EventId, MemoryStore, Scope, UpdateWebhookRequest,
+    Verifier, Webhooks,
 };
 
 fn show(step: &str, value: &impl serde::Serialize) -> Result<(), Box<dyn StdError>> {
@@ -66,9 +67,51 @@ async fn main() -> Result<(), Box<dyn StdError>> {
             .is_some_and(|secret| secret.expose_secret() == overlapped.secret().expose_secret()),
     );
 
-    // TODO(lead, after merging the signature branch): sign a payload for `stored` with
-    // `stored.signing_secrets(Utc::now())` and verify it as a receiver would, with the
-    // secret from `overlapped`; print the three headers and the verification result.
+    // An event in account acc_2: one signed delivery per webhook that wants it. During the
+    // overlap each delivery carries two signatures, the new secret's first.
+    let event = Event::new(
+        EventId::generate(),
+        scope.clone(),
+        "acc_2".parse()?,
+        &br#"{"type":"order.paid","order":"ord_1"}"#[..],
+    );
+    let now = Utc::now().timestamp();
+    let deliveries = webhooks.deliveries(&event, now).await?;
+    println!(
+        "== deliveries of {} to acc_2: {}",
+        event.id(),
+        deliveries.len()
+    );
+    for delivery in &deliveries {
+        println!("POST {}", delivery.url());
+        for (name, value) in delivery.header_pairs() {
+            println!("{name}: {value}");
+        }
+        println!();
+    }
+
+    // The receiver of the rotated webhook, which knows only the newest secret, checks what
+    // arrives: the raw body and the headers, as they came over the wire.
+    let delivery = deliveries
+        .iter()
+        .find(|delivery| delivery.webhook_id().as_str() == id)
+        .ok_or("the rotated webhook got no delivery")?;
+    let receiver = Verifier::from_secret(overlapped.secret());
+    receiver.verify_at(&delivery.header_pairs(), delivery.body(), now)?;
+    println!(
+        "== the receiver verified the delivery to {}
+",
+        delivery.url()
+    );
+    let tampered = receiver.verify_at(
+        &delivery.header_pairs(),
+        b"{\"type\":\"order.refunded\"}",
+        now,
+    );
+    show(
+        "a tampered body is refused",
+        &tampered.err().map(|error| error.code()),
+    )?;
 
     // DELETE /v1/webhooks/{id}
     webhooks.delete(&scope, &id).await?;

@@ -20,13 +20,14 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit as _, Mac as _};
-use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
 use crate::Secret;
+
+mod keyed;
+mod tag64;
+
+use keyed::KeyedMac;
 
 /// Name of the header that carries the message id.
 pub const HEADER_ID: &str = "webhook-id";
@@ -45,18 +46,13 @@ pub const MAX_SECRETS: usize = 8;
 /// How far a timestamp may be from the verifier's clock, in either direction, by default.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
-/// The signature version this crate produces and checks.
-const VERSION: &str = "v1";
-/// Bytes of an HMAC-SHA256 tag.
-const TAG_LEN: usize = 32;
-/// Characters of a padded base64 tag.
-const TAG_B64_LEN: usize = 44;
+/// The signature version this crate produces and checks, with its comma.
+const VERSION_PREFIX: [u8; 3] = *b"v1,";
+use tag64::{ENCODED_LEN as TAG_B64_LEN, TAG_LEN};
 /// Characters of one `v1,<base64>` token.
-const TOKEN_LEN: usize = VERSION.len() + 1 + TAG_B64_LEN;
+const TOKEN_LEN: usize = VERSION_PREFIX.len() + TAG_B64_LEN;
 /// Digits of the longest `i64`.
 const MAX_TIMESTAMP_DIGITS: usize = 19;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// One of the three Standard Webhooks headers, named by verification errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -197,7 +193,7 @@ pub trait HeaderSource {
 impl<K: AsRef<str>, V: AsRef<[u8]>> HeaderSource for [(K, V)] {
     fn header_values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]> {
         self.iter()
-            .filter(move |(key, _)| key.as_ref().eq_ignore_ascii_case(name))
+            .filter(move |(key, _)| name_matches(key.as_ref(), name))
             .map(|(_, value)| value.as_ref())
     }
 }
@@ -299,7 +295,7 @@ impl HeaderSource for SignedHeaders {
 
 /// Pre-keyed HMAC states, one per secret, newest first.
 #[derive(Clone)]
-struct Keys(Vec<HmacSha256>);
+struct Keys(Vec<KeyedMac>);
 
 impl Keys {
     fn new<S: Borrow<Secret>>(secrets: &[S]) -> Result<Self, SecretsError> {
@@ -309,36 +305,17 @@ impl Keys {
         if secrets.len() > MAX_SECRETS {
             return Err(SecretsError::TooMany);
         }
-        Ok(Self(secrets.iter().map(|s| keyed(s.borrow())).collect()))
+        Ok(Self(
+            secrets
+                .iter()
+                .map(|s| KeyedMac::new(s.borrow().expose_key()))
+                .collect(),
+        ))
     }
 
     fn one(secret: &Secret) -> Self {
-        Self(vec![keyed(secret)])
+        Self(vec![KeyedMac::new(secret.expose_key())])
     }
-
-    /// The HMAC tag of `"{id}.{timestamp}.{body}"` under the key at `index`, fed in parts.
-    fn tag(mac: &HmacSha256, id: &[u8], timestamp: &[u8], body: &[u8]) -> [u8; TAG_LEN] {
-        let mut mac = mac.clone();
-        mac.update(id);
-        mac.update(b".");
-        mac.update(timestamp);
-        mac.update(b".");
-        mac.update(body);
-        mac.finalize().into_bytes().into()
-    }
-}
-
-fn keyed(secret: &Secret) -> HmacSha256 {
-    // HMAC takes keys of any length; `Secret` bounds them to 24..=64 bytes.
-    match HmacSha256::new_from_slice(secret.expose_key()) {
-        Ok(mac) => mac,
-        Err(_) => unreachable_key_error(),
-    }
-}
-
-#[cold]
-fn unreachable_key_error() -> ! {
-    unreachable!("HMAC-SHA256 accepts keys of every length")
 }
 
 impl fmt::Debug for Keys {
@@ -350,7 +327,8 @@ impl fmt::Debug for Keys {
 /// Signs deliveries with one secret, or with several during a rotation overlap.
 ///
 /// Built once per secret set: the HMAC key schedule is computed here, not per delivery.
-/// Each delivery's id, timestamp and body are fed to the MAC without being concatenated.
+/// Each delivery's id, timestamp and body are fed to SHA-256 without building the
+/// concatenated message; the body's whole blocks are hashed where they lie.
 ///
 /// ```
 /// use webhook_kit::{Secret, Signer};
@@ -401,20 +379,19 @@ impl Signer {
         }
         let mut digits = [0u8; MAX_TIMESTAMP_DIGITS];
         let digits = format_timestamp(timestamp, &mut digits).ok_or(SignError::InvalidTimestamp)?;
-        let count = self.keys.0.len();
-        let mut out = String::with_capacity(count * (TOKEN_LEN + 1) - 1);
-        for (index, mac) in self.keys.0.iter().enumerate() {
-            if index > 0 {
-                out.push(' ');
+        // `v1,<base64>` per secret, separated by single spaces, written in place.
+        let mut out = vec![b' '; self.keys.0.len() * (TOKEN_LEN + 1) - 1];
+        for (mac, token) in self.keys.0.iter().zip(out.chunks_mut(TOKEN_LEN + 1)) {
+            let tag = mac.tag_message(id.as_bytes(), digits, body);
+            if let Some((prefix, encoded)) = token.split_first_chunk_mut::<3>()
+                && let Some((encoded, _)) = encoded.split_first_chunk_mut::<TAG_B64_LEN>()
+            {
+                *prefix = VERSION_PREFIX;
+                tag64::encode(&tag, encoded);
             }
-            let tag = Keys::tag(mac, id.as_bytes(), digits, body);
-            let mut encoded = [0u8; TAG_B64_LEN];
-            let written = STANDARD.encode_slice(tag, &mut encoded).unwrap_or(0);
-            out.push_str(VERSION);
-            out.push(',');
-            // Base64 output is ASCII, so this never fails.
-            out.push_str(std::str::from_utf8(&encoded[..written]).unwrap_or_default());
         }
+        // Base64 and the version are ASCII: this never fails, and never reallocates.
+        let out = String::from_utf8(out).unwrap_or_default();
         Ok(out)
     }
 
@@ -562,9 +539,9 @@ impl Verifier {
 
         let mut matched = subtle::Choice::from(0);
         for mac in &self.keys.0 {
-            let expected = Keys::tag(mac, id, timestamp_text, body);
+            let expected = mac.tag_message(id, timestamp_text, body);
             for candidate in candidates {
-                matched |= expected.ct_eq(candidate);
+                matched |= tags_equal(&expected, candidate);
             }
         }
         if bool::from(matched) {
@@ -615,7 +592,7 @@ fn parse_signatures(
     header: &[u8],
     out: &mut [[u8; TAG_LEN]; MAX_SIGNATURES],
 ) -> Result<usize, VerifyError> {
-    if !header.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
+    if !all_bytes(header, |b| b == b' ' || b.is_ascii_graphic()) {
         return Err(VerifyError::MalformedHeader(WebhookHeader::Signature));
     }
     let mut tokens = 0;
@@ -625,15 +602,16 @@ fn parse_signatures(
         if tokens > MAX_SIGNATURES {
             return Err(VerifyError::TooManySignatures);
         }
-        let Some(encoded) = token.strip_prefix(b"v1,") else {
+        let Some(encoded) = token.strip_prefix(&VERSION_PREFIX) else {
             continue; // another version (`v1a`, `v2` …) or no version at all
         };
         if encoded.len() != TAG_B64_LEN {
             continue; // empty or truncated: can never match
         }
         if let Some(slot) = out.get_mut(count)
-            && STANDARD.decode_slice(encoded, slot) == Ok(TAG_LEN)
+            && let Some(tag) = tag64::decode(encoded)
         {
+            *slot = tag;
             count += 1;
         }
     }
@@ -647,7 +625,27 @@ fn parse_signatures(
 fn valid_message_id(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= MAX_HEADER_LEN
-        && id.iter().all(|&b| b.is_ascii_graphic() && b != b'.')
+        && all_bytes(id, |b| b.is_ascii_graphic() && b != b'.')
+}
+
+/// Whether every byte passes `test`; without an early exit, so the loop vectorises.
+fn all_bytes(bytes: &[u8], test: impl Fn(u8) -> bool) -> bool {
+    bytes.iter().fold(true, |ok, &b| ok & test(b))
+}
+
+/// Whether header name `key` is `name` (lower case) up to ASCII case.
+fn name_matches(key: &str, name: &str) -> bool {
+    key.len() == name.len()
+        && key
+            .bytes()
+            .zip(name.bytes())
+            .fold(0, |diff, (k, n)| diff | (k.to_ascii_lowercase() ^ n))
+            == 0
+}
+
+/// Constant-time equality of two tags: every byte is read, whatever differs.
+fn tags_equal(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> subtle::Choice {
+    a[..].ct_eq(&b[..])
 }
 
 /// Parses a canonical non-negative decimal `i64`: digits only, no sign, no leading zero
@@ -668,18 +666,30 @@ fn parse_timestamp(text: &[u8]) -> Option<i64> {
     }
 }
 
+/// `"00"` to `"99"`, for writing two digits at a time.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut n = 0;
+    while n < 100 {
+        pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+        n += 1;
+    }
+    pairs
+};
+
 /// Writes the decimal digits of a non-negative `timestamp` into `buf`; `None` when negative.
 fn format_timestamp(timestamp: i64, buf: &mut [u8; MAX_TIMESTAMP_DIGITS]) -> Option<&[u8]> {
     let mut value = u64::try_from(timestamp).ok()?;
     let mut start = buf.len();
-    loop {
+    while value >= 10 {
+        start -= 2;
+        // `value % 100` is below 100, so the cast and the index are exact.
+        buf[start..start + 2].copy_from_slice(&DIGIT_PAIRS[(value % 100) as usize]);
+        value /= 100;
+    }
+    if value > 0 || start == buf.len() {
         start -= 1;
-        // `value % 10` is below 10, so the cast is exact.
-        buf[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
+        buf[start] = b'0' + value as u8;
     }
     Some(&buf[start..])
 }
@@ -724,7 +734,17 @@ mod tests {
     #[test]
     fn timestamps_format_like_display() {
         let mut buf = [0u8; MAX_TIMESTAMP_DIGITS];
-        for t in [0, 7, 10, 1_700_000_000, i64::MAX] {
+        for t in [
+            0,
+            7,
+            10,
+            99,
+            100,
+            101,
+            1_700_000_000,
+            1_000_000_000_000_000_000,
+            i64::MAX,
+        ] {
             assert_eq!(
                 format_timestamp(t, &mut buf).unwrap(),
                 t.to_string().as_bytes()

@@ -57,17 +57,7 @@ pub struct PreviousSecret {
 /// Stores that persist webhooks in their own format take them apart with
 /// [`Webhook::into_parts`] and rebuild them with [`Webhook::from_parts`].
 #[derive(Debug, Clone)]
-pub struct Webhook {
-    id: WebhookId,
-    scope: Scope,
-    url: WebhookUrl,
-    enabled: bool,
-    account_filter: AccountFilter,
-    created_at: DateTime<Utc>,
-    secret: Secret,
-    previous_secrets: Vec<PreviousSecret>,
-    revision: u64,
-}
+pub struct Webhook(WebhookParts);
 
 /// Every field of a [`Webhook`], for stores that persist webhooks in their own format.
 #[derive(Debug, Clone)]
@@ -135,93 +125,62 @@ impl Webhook {
 
     /// Rebuilds a webhook from its parts.
     pub fn from_parts(parts: WebhookParts) -> Self {
-        let WebhookParts {
-            id,
-            scope,
-            url,
-            enabled,
-            account_filter,
-            created_at,
-            secret,
-            previous_secrets,
-            revision,
-        } = parts;
-        Self {
-            id,
-            scope,
-            url,
-            enabled,
-            account_filter,
-            created_at,
-            secret,
-            previous_secrets,
-            revision,
-        }
+        Self(parts)
     }
 
     /// Takes the webhook apart.
     pub fn into_parts(self) -> WebhookParts {
-        WebhookParts {
-            id: self.id,
-            scope: self.scope,
-            url: self.url,
-            enabled: self.enabled,
-            account_filter: self.account_filter,
-            created_at: self.created_at,
-            secret: self.secret,
-            previous_secrets: self.previous_secrets,
-            revision: self.revision,
-        }
+        self.0
     }
 
     /// The unique id.
     pub fn id(&self) -> &WebhookId {
-        &self.id
+        &self.0.id
     }
 
     /// The organisation and account type it belongs to.
     pub fn scope(&self) -> &Scope {
-        &self.scope
+        &self.0.scope
     }
 
     /// Where deliveries go.
     pub fn url(&self) -> &WebhookUrl {
-        &self.url
+        &self.0.url
     }
 
     /// Whether events are sent to it.
     pub fn enabled(&self) -> bool {
-        self.enabled
+        self.0.enabled
     }
 
     /// Live or test: the account type of its scope.
     pub fn account_type(&self) -> AccountType {
-        self.scope.account_type
+        self.0.scope.account_type
     }
 
     /// The accounts whose events it receives.
     pub fn account_filter(&self) -> &AccountFilter {
-        &self.account_filter
+        &self.0.account_filter
     }
 
     /// When it was created.
     pub fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
+        self.0.created_at
     }
 
     /// The secret that signs its deliveries.
     pub fn secret(&self) -> &Secret {
-        &self.secret
+        &self.0.secret
     }
 
     /// Secrets rotated out with an overlap, newest first; they sign until they expire.
     pub fn previous_secrets(&self) -> &[PreviousSecret] {
-        &self.previous_secrets
+        &self.0.previous_secrets
     }
 
     /// Bumped by every write; stores refuse a write based on a stale revision.
     pub fn revision(&self) -> u64 {
-        self.revision
+        self.0.revision
     }
 
     /// The secrets that sign a delivery sent at `now`, newest first: the current secret,
@@ -240,8 +199,9 @@ impl Webhook {
     /// assert_eq!(signing[0].expose_secret(), webhook.secret().expose_secret());
     /// ```
     pub fn signing_secrets(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Secret> {
-        std::iter::once(&self.secret).chain(
-            self.previous_secrets
+        std::iter::once(&self.0.secret).chain(
+            self.0
+                .previous_secrets
                 .iter()
                 .filter(move |previous| previous.expires_at > now)
                 .map(|previous| &previous.secret),
@@ -251,20 +211,20 @@ impl Webhook {
     /// A copy one revision on; `None` when the revision cannot grow (a corrupt store).
     pub(crate) fn next_revision(&self) -> Option<Self> {
         let mut next = self.clone();
-        next.revision = self.revision.checked_add(1)?;
+        next.0.revision = self.0.revision.checked_add(1)?;
         Some(next)
     }
 
     pub(crate) fn set_url(&mut self, url: WebhookUrl) {
-        self.url = url;
+        self.0.url = url;
     }
 
     pub(crate) fn set_enabled(&mut self, enabled: bool) {
-        self.enabled = enabled;
+        self.0.enabled = enabled;
     }
 
     pub(crate) fn set_account_filter(&mut self, account_filter: AccountFilter) {
-        self.account_filter = account_filter;
+        self.0.account_filter = account_filter;
     }
 
     /// Makes `secret` the current one. With `overlap`, the old secret keeps signing until
@@ -283,20 +243,21 @@ impl Webhook {
             Some(overlap) => Some(now.checked_add_signed(overlap)?.trunc_subsecs(3)),
             None => None,
         };
-        let old = std::mem::replace(&mut self.secret, secret);
+        let old = std::mem::replace(&mut self.0.secret, secret);
         match expires_at {
-            None => self.previous_secrets.clear(),
+            None => self.0.previous_secrets.clear(),
             Some(expires_at) => {
-                self.previous_secrets
+                self.0
+                    .previous_secrets
                     .retain(|previous| previous.expires_at > now);
-                self.previous_secrets.insert(
+                self.0.previous_secrets.insert(
                     0,
                     PreviousSecret {
                         secret: old,
                         expires_at,
                     },
                 );
-                self.previous_secrets.truncate(MAX_PREVIOUS_SECRETS);
+                self.0.previous_secrets.truncate(MAX_PREVIOUS_SECRETS);
             }
         }
         Some(())
