@@ -290,7 +290,7 @@ fn open_column(
 
 fn nanos(time: DateTime<Utc>, column: &'static str) -> Result<i64, StoreError> {
     time.timestamp_nanos_opt()
-        .ok_or(StoreError::backend(RowError::OutOfRange { column }))
+        .ok_or_else(|| StoreError::backend(RowError::OutOfRange { column }))
 }
 
 fn encode_previous(previous: &[PreviousSecret]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
