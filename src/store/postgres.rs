@@ -3,15 +3,18 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use sqlx::Postgres;
 use sqlx::Row as _;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
+use sqlx::query::Query;
 
 use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
-    ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, RowError, SchemaChecked,
-    backend_error, compare_migrations, is_unique_violation, migrate_error, select_columns,
+    ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, SchemaChecked, backend_error,
+    compare_migrations, is_unique_violation, migrate_error, replace_refused, select_columns,
+    stored_revision,
 };
 use crate::store::{StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
@@ -22,6 +25,27 @@ pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn db_error(error: sqlx::Error) -> StoreError {
     backend_error(Dialect::Postgres, error)
+}
+
+/// Binds a webhook's columns to `$1`..`$12` in the order of the table: the parameters of
+/// both the `INSERT` and the `UPDATE`.
+fn bind_row<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    row: &Encoded,
+) -> Query<'q, Postgres, PgArguments> {
+    query
+        .bind(&row.id)
+        .bind(&row.organization)
+        .bind(row.account_type)
+        .bind(&row.url)
+        .bind(row.enabled)
+        .bind(&row.account_ids)
+        .bind(row.created_at_ns)
+        .bind(row.secret_key_id)
+        .bind(&row.secret[..])
+        .bind(row.previous_key_id)
+        .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
+        .bind(row.revision)
 }
 
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
@@ -177,24 +201,15 @@ impl WebhookStore for PostgresStore {
     async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
         self.ready().await?;
         let row = Encoded::new(webhook, self.keyring.as_deref())?;
-        let result = sqlx::query(
-            "INSERT INTO webhook_kit_webhooks (id, organization, account_type, url, enabled, \
-             account_ids, created_at_ns, secret_key_id, secret, previous_key_id, \
-             previous_secrets, revision) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        let result = bind_row(
+            sqlx::query(
+                "INSERT INTO webhook_kit_webhooks (id, organization, account_type, url, enabled, \
+                 account_ids, created_at_ns, secret_key_id, secret, previous_key_id, \
+                 previous_secrets, revision) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            ),
+            &row,
         )
-        .bind(&row.id)
-        .bind(&row.organization)
-        .bind(row.account_type)
-        .bind(&row.url)
-        .bind(row.enabled)
-        .bind(&row.account_ids)
-        .bind(row.created_at_ns)
-        .bind(row.secret_key_id)
-        .bind(&row.secret[..])
-        .bind(row.previous_key_id)
-        .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
-        .bind(row.revision)
         .execute(&self.pool)
         .await;
         match result {
@@ -259,26 +274,16 @@ impl WebhookStore for PostgresStore {
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
         self.ready().await?;
         let row = Encoded::new(webhook, self.keyring.as_deref())?;
-        let expected = i64::try_from(expected_revision)
-            .map_err(|_| StoreError::backend(RowError::OutOfRange { column: "revision" }))?;
-        let updated = sqlx::query(
-            "UPDATE webhook_kit_webhooks SET url = $4, enabled = $5, account_ids = $6, \
-             created_at_ns = $7, secret_key_id = $8, secret = $9, previous_key_id = $10, \
-             previous_secrets = $11, revision = $12 \
-             WHERE id = $1 AND organization = $2 AND account_type = $3 AND revision = $13",
+        let expected = stored_revision(expected_revision)?;
+        let updated = bind_row(
+            sqlx::query(
+                "UPDATE webhook_kit_webhooks SET url = $4, enabled = $5, account_ids = $6, \
+                 created_at_ns = $7, secret_key_id = $8, secret = $9, previous_key_id = $10, \
+                 previous_secrets = $11, revision = $12 \
+                 WHERE id = $1 AND organization = $2 AND account_type = $3 AND revision = $13",
+            ),
+            &row,
         )
-        .bind(&row.id)
-        .bind(&row.organization)
-        .bind(row.account_type)
-        .bind(&row.url)
-        .bind(row.enabled)
-        .bind(&row.account_ids)
-        .bind(row.created_at_ns)
-        .bind(row.secret_key_id)
-        .bind(&row.secret[..])
-        .bind(row.previous_key_id)
-        .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
-        .bind(row.revision)
         .bind(expected)
         .execute(&self.pool)
         .await
@@ -296,14 +301,7 @@ impl WebhookStore for PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
-        match actual {
-            None => Err(StoreError::NotFound),
-            Some(actual) => Err(StoreError::Conflict {
-                expected: expected_revision,
-                actual: u64::try_from(actual)
-                    .map_err(|_| StoreError::backend(RowError::Corrupt { column: "revision" }))?,
-            }),
-        }
+        Err(replace_refused(expected_revision, actual))
     }
 
     async fn delete(&self, scope: &Scope, id: &WebhookId) -> Result<(), StoreError> {

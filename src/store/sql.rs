@@ -379,9 +379,29 @@ impl Encoded {
             secret,
             previous_key_id,
             previous_secrets,
-            revision: i64::try_from(webhook.revision())
-                .map_err(|_| StoreError::backend(RowError::OutOfRange { column: "revision" }))?,
+            revision: stored_revision(webhook.revision())?,
         })
+    }
+}
+
+/// A revision as the `revision` column holds it.
+pub(crate) fn stored_revision(revision: u64) -> Result<i64, StoreError> {
+    i64::try_from(revision)
+        .map_err(|_| StoreError::backend(RowError::OutOfRange { column: "revision" }))
+}
+
+/// Why a revision-checked `UPDATE` changed no row, given the revision now stored under the
+/// webhook's scope and id (`None` when there is no such webhook).
+pub(crate) fn replace_refused(expected_revision: u64, actual: Option<i64>) -> StoreError {
+    match actual {
+        None => StoreError::NotFound,
+        Some(actual) => match u64::try_from(actual) {
+            Ok(actual) => StoreError::Conflict {
+                expected: expected_revision,
+                actual,
+            },
+            Err(_) => StoreError::backend(RowError::Corrupt { column: "revision" }),
+        },
     }
 }
 

@@ -5,17 +5,20 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use sqlx::Row as _;
+use sqlx::Sqlite;
 use sqlx::migrate::Migrator;
+use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 
 use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
     ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, RowError, SchemaChecked,
-    backend_error, compare_migrations, is_unique_violation, migrate_error, select_columns,
+    backend_error, compare_migrations, is_unique_violation, migrate_error, replace_refused,
+    select_columns, stored_revision,
 };
 use crate::store::{StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
@@ -26,6 +29,28 @@ pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn db_error(error: sqlx::Error) -> StoreError {
     backend_error(Dialect::Sqlite, error)
+}
+
+/// Binds a webhook's columns to `?1`..`?12` in the order of the table (`account_ids` as
+/// its JSON text): the parameters of both the `INSERT` and the `UPDATE`.
+fn bind_row<'q>(
+    query: Query<'q, Sqlite, SqliteArguments>,
+    row: &Encoded,
+    account_ids: &str,
+) -> Query<'q, Sqlite, SqliteArguments> {
+    query
+        .bind(&row.id)
+        .bind(&row.organization)
+        .bind(row.account_type)
+        .bind(&row.url)
+        .bind(row.enabled)
+        .bind(account_ids)
+        .bind(row.created_at_ns)
+        .bind(row.secret_key_id)
+        .bind(&row.secret[..])
+        .bind(row.previous_key_id)
+        .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
+        .bind(row.revision)
 }
 
 /// Webhooks of scope (?1, ?2) that push events for account ?3: those without a filter
@@ -224,24 +249,16 @@ impl WebhookStore for SqliteStore {
     async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
         self.ready().await?;
         let (row, account_ids) = self.encode(webhook)?;
-        let result = sqlx::query(
-            "INSERT INTO webhook_kit_webhooks (id, organization, account_type, url, enabled, \
-             account_ids, created_at_ns, secret_key_id, secret, previous_key_id, \
-             previous_secrets, revision) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        let result = bind_row(
+            sqlx::query(
+                "INSERT INTO webhook_kit_webhooks (id, organization, account_type, url, enabled, \
+                 account_ids, created_at_ns, secret_key_id, secret, previous_key_id, \
+                 previous_secrets, revision) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            ),
+            &row,
+            &account_ids,
         )
-        .bind(&row.id)
-        .bind(&row.organization)
-        .bind(row.account_type)
-        .bind(&row.url)
-        .bind(row.enabled)
-        .bind(&account_ids)
-        .bind(row.created_at_ns)
-        .bind(row.secret_key_id)
-        .bind(&row.secret[..])
-        .bind(row.previous_key_id)
-        .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
-        .bind(row.revision)
         .execute(&self.pool)
         .await;
         match result {
@@ -295,26 +312,17 @@ impl WebhookStore for SqliteStore {
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
         self.ready().await?;
         let (row, account_ids) = self.encode(webhook)?;
-        let expected = i64::try_from(expected_revision)
-            .map_err(|_| StoreError::backend(RowError::OutOfRange { column: "revision" }))?;
-        let updated = sqlx::query(
-            "UPDATE webhook_kit_webhooks SET url = ?4, enabled = ?5, account_ids = ?6, \
-             created_at_ns = ?7, secret_key_id = ?8, secret = ?9, previous_key_id = ?10, \
-             previous_secrets = ?11, revision = ?12 \
-             WHERE id = ?1 AND organization = ?2 AND account_type = ?3 AND revision = ?13",
+        let expected = stored_revision(expected_revision)?;
+        let updated = bind_row(
+            sqlx::query(
+                "UPDATE webhook_kit_webhooks SET url = ?4, enabled = ?5, account_ids = ?6, \
+                 created_at_ns = ?7, secret_key_id = ?8, secret = ?9, previous_key_id = ?10, \
+                 previous_secrets = ?11, revision = ?12 \
+                 WHERE id = ?1 AND organization = ?2 AND account_type = ?3 AND revision = ?13",
+            ),
+            &row,
+            &account_ids,
         )
-        .bind(&row.id)
-        .bind(&row.organization)
-        .bind(row.account_type)
-        .bind(&row.url)
-        .bind(row.enabled)
-        .bind(&account_ids)
-        .bind(row.created_at_ns)
-        .bind(row.secret_key_id)
-        .bind(&row.secret[..])
-        .bind(row.previous_key_id)
-        .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
-        .bind(row.revision)
         .bind(expected)
         .execute(&self.pool)
         .await
@@ -332,14 +340,7 @@ impl WebhookStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
-        match actual {
-            None => Err(StoreError::NotFound),
-            Some(actual) => Err(StoreError::Conflict {
-                expected: expected_revision,
-                actual: u64::try_from(actual)
-                    .map_err(|_| StoreError::backend(RowError::Corrupt { column: "revision" }))?,
-            }),
-        }
+        Err(replace_refused(expected_revision, actual))
     }
 
     async fn delete(&self, scope: &Scope, id: &WebhookId) -> Result<(), StoreError> {
