@@ -13,14 +13,15 @@ use clap::{Parser, Subcommand};
 use webhook_kit::{DestinationPolicy, Secret, Signer, Verifier};
 
 /// Make secrets, sign and verify Standard Webhooks deliveries, check webhook URLs.
-#[derive(Debug, Parser)]
+// No `Debug` here or on `Command`: the arguments hold secrets in plain `String`s.
+#[derive(Parser)]
 #[command(name = "webhook-kit", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Print a new secret (`whsec_…`, 32 random bytes).
     Secret,
