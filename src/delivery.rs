@@ -335,7 +335,8 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// [`DeliveryError::InvalidTimestamp`] when `timestamp` is negative (nothing is read);
+    /// [`DeliveryError::InvalidTimestamp`] when `timestamp` is negative or past what a date
+    /// can hold (nothing is read);
     /// [`DeliveryError::Store`] when the store fails; [`DeliveryError::Secrets`] for a
     /// webhook with more secrets than the model allows.
     pub async fn deliveries(

@@ -24,7 +24,8 @@ pub enum Error {
     /// The request body is not what the operation takes; the message names the field.
     #[error("invalid request body: {0}")]
     BodyInvalid(String),
-    /// A rotation asked for more overlap than allowed.
+    /// A rotation's overlap is not positive, is longer than
+    /// [`MAX_ROTATION_OVERLAP`](crate::MAX_ROTATION_OVERLAP), or ends past what a date can hold.
     #[error("invalid rotation: {0}")]
     RotationInvalid(&'static str),
     /// No webhook with this id exists in the caller's scope.
