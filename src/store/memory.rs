@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: webhooks in the process's memory, indexed per scope and per account.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::id::{AccountId, WebhookId};
@@ -35,8 +35,8 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Every id and its scope: ids are unique across scopes.
-    scopes_by_id: HashMap<WebhookId, Scope>,
+    /// Every stored id: ids are unique across scopes.
+    ids: HashSet<WebhookId>,
     scopes: HashMap<Scope, ScopeIndex>,
 }
 
@@ -127,10 +127,9 @@ impl WebhookStore for MemoryStore {
         let stored = Arc::new(webhook.clone());
         let (id, scope) = (webhook.id().clone(), webhook.scope().clone());
         let mut inner = self.write();
-        if inner.scopes_by_id.contains_key(&id) {
+        if !inner.ids.insert(id) {
             return Err(StoreError::AlreadyExists);
         }
-        inner.scopes_by_id.insert(id, scope.clone());
         inner.scopes.entry(scope).or_default().index(&stored);
         Ok(())
     }
@@ -197,7 +196,7 @@ impl WebhookStore for MemoryStore {
         if index.webhooks.is_empty() {
             inner.scopes.remove(scope);
         }
-        inner.scopes_by_id.remove(id);
+        inner.ids.remove(id);
         Ok(())
     }
 }
@@ -282,6 +281,6 @@ mod tests {
         ready(store.delete(&scope(), second.id())).unwrap();
         ready(store.delete(&scope(), first.id())).unwrap();
         let inner = store.read();
-        assert!(inner.scopes.is_empty() && inner.scopes_by_id.is_empty());
+        assert!(inner.scopes.is_empty() && inner.ids.is_empty());
     }
 }
