@@ -254,3 +254,23 @@ async fn listing_for_an_account_scans_no_table() {
         );
     }
 }
+
+#[tokio::test]
+async fn stray_index_rows_change_no_listing() {
+    let store = shared_store().await;
+    let pool = store.pool().clone();
+    support::stray_index_rows_change_no_listing(&store, async |scope, account, id| {
+        sqlx::query(
+            "INSERT INTO webhook_kit_webhook_accounts \
+             (organization, account_type, account_id, webhook_id) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(scope.organization().as_str())
+        .bind(scope.account_type().as_str())
+        .bind(account)
+        .bind(id.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    })
+    .await;
+}

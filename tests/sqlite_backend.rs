@@ -269,3 +269,24 @@ async fn a_short_lock_is_waited_for_not_reported() {
     release.await.unwrap();
     assert!(store.get(&scope, hook.id()).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn stray_index_rows_change_no_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = migrated(&dir.path().join("hooks.db")).await;
+    let pool = store.pool().clone();
+    support::stray_index_rows_change_no_listing(&store, async |scope, account, id| {
+        sqlx::query(
+            "INSERT INTO webhook_kit_webhook_accounts \
+             (organization, account_type, account_id, webhook_id) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(scope.organization().as_str())
+        .bind(scope.account_type().as_str())
+        .bind(account)
+        .bind(id.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    })
+    .await;
+}

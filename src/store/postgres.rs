@@ -14,7 +14,7 @@ use crate::seal::Keyring;
 use crate::store::sql::{
     ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, SchemaChecked, backend_error,
     compare_migrations, is_unique_violation, migrate_error, replace_refused, select_columns,
-    stored_revision,
+    selected, stored_revision,
 };
 use crate::store::{StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
@@ -268,7 +268,11 @@ impl WebhookStore for PostgresStore {
             query = query.bind(account.as_str());
         }
         let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
-        rows.iter().map(|row| self.webhook(row)).collect()
+        let webhooks = rows
+            .iter()
+            .map(|row| self.webhook(row))
+            .collect::<Result<_, _>>()?;
+        Ok(selected(webhooks, scope, account))
     }
 
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {

@@ -505,6 +505,23 @@ impl RawRow {
     }
 }
 
+/// The webhooks, in id order, that `scope` and `account` really select, checked on the
+/// webhook rows themselves: the account index is only trusted to find candidates, so a
+/// stray index row (written by hand, say) can neither show another scope's webhook nor list
+/// one twice.
+pub(crate) fn selected(
+    mut webhooks: Vec<Webhook>,
+    scope: &Scope,
+    account: Option<&AccountId>,
+) -> Vec<Webhook> {
+    webhooks.retain(|webhook| {
+        webhook.scope() == scope
+            && account.is_none_or(|account| webhook.account_filter().matches(account))
+    });
+    webhooks.dedup_by(|a, b| a.id() == b.id());
+    webhooks
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -18,7 +18,7 @@ use crate::seal::Keyring;
 use crate::store::sql::{
     ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, RowError, SchemaChecked,
     backend_error, compare_migrations, is_unique_violation, migrate_error, replace_refused,
-    select_columns, stored_revision,
+    select_columns, selected, stored_revision,
 };
 use crate::store::{StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
@@ -306,7 +306,11 @@ impl WebhookStore for SqliteStore {
             query = query.bind(account.as_str());
         }
         let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
-        rows.iter().map(|row| self.webhook(row)).collect()
+        let webhooks = rows
+            .iter()
+            .map(|row| self.webhook(row))
+            .collect::<Result<_, _>>()?;
+        Ok(selected(webhooks, scope, account))
     }
 
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {

@@ -421,3 +421,40 @@ pub async fn secrets_at_rest<S: WebhookStore>(
         );
     }
 }
+
+/// Rows of the account index planted by hand with plain SQL (`plant(scope, account, webhook
+/// id)`) that point at the wrong webhooks never change what the store lists: another scope's
+/// webhook stays hidden, and no webhook is listed twice or for an account it does not serve.
+pub async fn stray_index_rows_change_no_listing<S: WebhookStore>(
+    store: &S,
+    plant: impl AsyncFn(&Scope, &str, &WebhookId),
+) {
+    let owner = scope();
+    let intruder = scope();
+    let for_a = webhook(&owner, &["acc_a"]);
+    let for_all = webhook(&owner, &[]);
+    let for_b = webhook(&owner, &["acc_b"]);
+    for hook in [&for_a, &for_all, &for_b] {
+        store.insert(hook).await.unwrap();
+    }
+    let before = store.list(&owner, Some(&account("acc_a"))).await.unwrap();
+
+    plant(&intruder, "acc_a", for_a.id()).await;
+    plant(&owner, "acc_a", for_all.id()).await;
+    plant(&owner, "acc_a", for_b.id()).await;
+
+    let intruding = store
+        .list(&intruder, Some(&account("acc_a")))
+        .await
+        .unwrap();
+    assert!(intruding.is_empty(), "another scope's webhook was listed");
+    let after = store.list(&owner, Some(&account("acc_a"))).await.unwrap();
+    let ids = |hooks: &[Webhook]| {
+        hooks
+            .iter()
+            .map(|hook| hook.id().clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&after), ids(&before));
+    assert_eq!(ids(&after), [for_a.id().clone(), for_all.id().clone()]);
+}
