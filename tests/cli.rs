@@ -205,3 +205,64 @@ fn check_url_applies_the_rule_and_the_default_policy() {
     let refused = run(&["check-url", "https://evil.com@127.0.0.1"], b"");
     assert_eq!(outcome(&refused), (Some(1), "url_not_allowed\n".to_owned()));
 }
+
+#[test]
+fn secrets_can_come_from_the_environment_and_never_show_in_help() {
+    let (new, old) = (Secret::generate(), Secret::generate());
+    let both = format!("{} {}", new.expose_secret(), old.expose_secret());
+    let with_env = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("WEBHOOK_SECRET", &both)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+
+    let signed = with_env(&[
+        "sign",
+        "--id",
+        "msg_env",
+        "--timestamp",
+        "1700000000",
+        "/dev/null",
+    ]);
+    assert!(signed.status.success(), "{signed:?}");
+    let text = stdout(&signed);
+    let signature = text
+        .lines()
+        .find_map(|line| line.strip_prefix("webhook-signature: "))
+        .unwrap();
+    assert_eq!(signature.split(' ').count(), 2, "{text}");
+    let expected = Signer::new(&[&new, &old])
+        .unwrap()
+        .sign("msg_env", 1_700_000_000, b"")
+        .unwrap();
+    assert_eq!(signature, expected);
+
+    let verified = with_env(&[
+        "verify",
+        "--id",
+        "msg_env",
+        "--timestamp",
+        "1700000000",
+        "--signature",
+        signature,
+        "--now",
+        "1700000000",
+        "/dev/null",
+    ]);
+    assert_eq!(outcome(&verified), (Some(0), "ok\n".to_owned()));
+
+    for help in [&["sign", "--help"][..], &["verify", "--help"][..]] {
+        let shown = with_env(help);
+        let all = format!(
+            "{}{}",
+            stdout(&shown),
+            String::from_utf8_lossy(&shown.stderr)
+        );
+        assert!(all.contains("WEBHOOK_SECRET"), "{all}");
+        assert!(!all.contains(&new.expose_secret()[6..]), "{all}");
+        assert!(!all.contains(&old.expose_secret()[6..]), "{all}");
+    }
+}

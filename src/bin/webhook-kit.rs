@@ -12,6 +12,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use webhook_kit::{DestinationPolicy, Secret, Signer, Verifier};
 
+/// The environment variable read for `--secret` when the option is absent.
+const SECRET_ENV: &str = "WEBHOOK_SECRET";
+
 /// Make secrets, sign and verify Standard Webhooks deliveries, check webhook URLs.
 // No `Debug` here or on `Command`: the arguments hold secrets in plain `String`s.
 #[derive(Parser)]
@@ -27,8 +30,9 @@ enum Command {
     Secret,
     /// Print the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers for a body.
     Sign {
-        /// A `whsec_…` secret; repeat during a rotation, newest first.
-        #[arg(long = "secret", required = true)]
+        /// A `whsec_…` secret; repeat during a rotation, newest first. Or set
+        /// `WEBHOOK_SECRET` (several space-separated), which keeps secrets out of `ps`.
+        #[arg(long = "secret", required = true, env = SECRET_ENV, value_delimiter = ' ', hide_env_values = true)]
         secrets: Vec<String>,
         /// The message id (visible ASCII, no `.`).
         #[arg(long)]
@@ -41,8 +45,9 @@ enum Command {
     },
     /// Check a captured delivery: print `ok`, or the error code and exit 1.
     Verify {
-        /// A `whsec_…` secret; repeat to accept any of several.
-        #[arg(long = "secret", required = true)]
+        /// A `whsec_…` secret; repeat to accept any of several. Or set `WEBHOOK_SECRET`
+        /// (several space-separated), which keeps secrets out of `ps`.
+        #[arg(long = "secret", required = true, env = SECRET_ENV, value_delimiter = ' ', hide_env_values = true)]
         secrets: Vec<String>,
         /// The `webhook-id` header value.
         #[arg(long)]
