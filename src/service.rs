@@ -70,6 +70,7 @@ impl<S: WebhookStore> Webhooks<S> {
     }
 
     /// The same service, checking destinations with `policy`.
+    #[must_use]
     pub fn with_policy(mut self, policy: DestinationPolicy) -> Self {
         self.policy = policy;
         self
@@ -77,6 +78,7 @@ impl<S: WebhookStore> Webhooks<S> {
 
     /// The same service, trying a change at most `attempts` times (at least once) before
     /// answering `conflict`. Raise it when many instances change the same webhooks at once.
+    #[must_use]
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self
