@@ -19,6 +19,19 @@ async fn migrated(path: &Path) -> SqliteStore {
     store
 }
 
+/// A connection of its own to the file at `path`, holding its write lock (an open
+/// `BEGIN IMMEDIATE`) until it runs `ROLLBACK` or is dropped.
+async fn write_locked(path: &Path) -> SqliteConnection {
+    let mut locker = SqliteConnection::connect_with(&SqliteStore::connect_options(path))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    locker
+}
+
 #[tokio::test]
 async fn the_store_keeps_the_trait_semantics_in_a_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -227,13 +240,7 @@ async fn a_busy_database_is_a_retryable_error_and_nothing_is_written() {
     let scope = scope();
     let hook = webhook(&scope, &["acc_a"]);
 
-    let mut locker = SqliteConnection::connect_with(&SqliteStore::connect_options(&path))
-        .await
-        .unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    let mut locker = write_locked(&path).await;
     let error = store.insert(&hook).await.unwrap_err();
     assert!(error.is_retryable(), "{error:?}");
     let error = store.replace(&rotated(&hook), 1).await.unwrap_err();
@@ -254,13 +261,7 @@ async fn a_short_lock_is_waited_for_not_reported() {
     let store = migrated(&path).await;
     let scope = scope();
     let hook = webhook(&scope, &[]);
-    let mut locker = SqliteConnection::connect_with(&SqliteStore::connect_options(&path))
-        .await
-        .unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    let mut locker = write_locked(&path).await;
     let release = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
         sqlx::query("COMMIT").execute(&mut locker).await.unwrap();
