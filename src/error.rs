@@ -31,7 +31,8 @@ pub enum Error {
     /// No webhook with this id exists in the caller's scope.
     #[error("webhook not found")]
     NotFound,
-    /// The webhook kept changing under the operation; trying again may succeed.
+    /// The webhook kept changing under the operation, or the delivery is being attempted
+    /// right now; trying again may succeed.
     #[error("the webhook was changed concurrently, try again")]
     Conflict,
     /// The store failed. The source is kept for logs; the message shows nothing of it.
@@ -86,7 +87,7 @@ impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Error::NotFound,
-            StoreError::Conflict { .. } => Error::Conflict,
+            StoreError::Conflict { .. } | StoreError::InFlight => Error::Conflict,
             other => Error::Store(other),
         }
     }

@@ -3,10 +3,14 @@
 
 mod account;
 mod attempt;
+mod clock;
 mod delivery;
 mod error;
 mod event;
+mod health;
 mod id;
+mod observer;
+mod schedule;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod seal;
 mod secret;
@@ -22,10 +26,22 @@ mod wire;
 
 pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_IDS};
 pub use attempt::{Attempt, AttemptError, ErrorKind, Outcome, Transport};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use delivery::{CONTENT_TYPE, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl};
 pub use error::{Error, ErrorBody};
 pub use event::Event;
-pub use id::{AccountId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId};
+pub use health::{
+    DEFAULT_DISABLE_AFTER, DEFAULT_EXHAUSTION_SPREAD, EndpointHealth, HealthChange, HealthPolicy,
+    Observation,
+};
+pub use id::{
+    AccountId, DeliveryId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId,
+};
+pub use observer::{DisableReason, IgnoreNotices, Notice, Observer};
+pub use schedule::{
+    DEFAULT_JITTER_PERCENT, DEFAULT_MAX_RETRY_AFTER, MAX_JITTER_PERCENT, MAX_RETRIES,
+    MAX_RETRY_DELAY, NextStep, RetrySchedule, STANDARD_RETRY_DELAYS, ScheduleError,
+};
 pub use secret::{
     GENERATED_KEY_LEN, MAX_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret, SecretError, mask,
 };
@@ -35,7 +51,11 @@ pub use signature::{
     MAX_SECRETS, MAX_SIGNATURES, SecretsError, SignError, SignedHeaders, Signer, Verifier,
     VerifyError, WebhookHeader,
 };
-pub use store::{BoxError, MemoryStore, StoreError, WebhookStore};
+pub use store::queue::{
+    AttemptRecord, Claim, ClaimToken, DeliveryState, Finish, MAX_BATCH, MAX_KEPT_RESPONSE,
+    QueuedDelivery, Trigger,
+};
+pub use store::{BoxError, DeliveryStore, MemoryStore, StoreError, WebhookStore};
 pub use url::{DestinationPolicy, MAX_URL_LEN, Refusal, SEED_URL_PATTERN, UrlError, WebhookUrl};
 pub use webhook::{
     MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, PreviousSecret, Scope, Webhook, WebhookParts,
