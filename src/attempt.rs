@@ -34,6 +34,12 @@ use crate::delivery::Delivery;
 pub trait Transport: Send + Sync {
     /// Sends `delivery` once and tells what happened.
     fn attempt(&self, delivery: &Delivery) -> impl Future<Output = Attempt> + Send;
+
+    /// The longest an attempt can take, when the transport bounds it: a delivery worker
+    /// refuses a lease that is not longer. `None` (the default) when unknown.
+    fn timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// What the worker should do after an attempt, following the Standard Webhooks

@@ -43,13 +43,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::event::Event;
+use crate::id::DeliveryId;
 use crate::id::{EventId, WebhookId};
 use crate::secret::Secret;
 use crate::service::Webhooks;
 use crate::signature::{
     HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, SecretsError, SignError, SignedHeaders, Signer,
 };
-use crate::store::{StoreError, WebhookStore};
+use crate::store::{DeliveryStore, StoreError, WebhookStore};
 use crate::url::WebhookUrl;
 use crate::webhook::Webhook;
 
@@ -401,5 +402,64 @@ impl<S: WebhookStore> Webhooks<S> {
             .filter(|webhook| routes(webhook, event))
             .map(|webhook| Delivery::sign(webhook, event, timestamp, at))
             .transpose()
+    }
+}
+
+impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
+    /// Puts `event` in the delivery queue: one pending delivery per webhook that gets it (as
+    /// [`deliveries`](Self::deliveries) routes), due now, the body stored once. A
+    /// [`DeliveryWorker`](crate::DeliveryWorker) sends them, signing each attempt afresh.
+    /// Enqueueing an event id already queued in the event's scope adds nothing, so a host
+    /// that retries after a crash does not send twice. Answers the new deliveries.
+    ///
+    /// ```
+    /// use webhook_kit::{
+    ///     AccountType, CreateWebhookRequest, Event, EventId, MemoryStore, Scope, Webhooks,
+    /// };
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let webhooks = Webhooks::new(MemoryStore::new());
+    /// let scope = Scope::new("org_1".parse().unwrap(), AccountType::Live);
+    /// let url = "https://example.com/hook".parse().unwrap();
+    /// webhooks.create(&scope, CreateWebhookRequest::new(url)).await.unwrap();
+    ///
+    /// let event = Event::new(EventId::generate(), scope, "acc_1".parse().unwrap(), &b"{}"[..]);
+    /// assert_eq!(webhooks.enqueue(&event).await.unwrap().len(), 1);
+    /// assert!(webhooks.enqueue(&event).await.unwrap().is_empty(), "once per event id");
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`DeliveryError::Store`] when a store fails (nothing is queued).
+    pub async fn enqueue(&self, event: &Event) -> Result<Vec<DeliveryId>, DeliveryError> {
+        self.enqueue_at(event, Utc::now()).await
+    }
+
+    /// [`enqueue`](Self::enqueue) with the deliveries due at `now` (from the worker's
+    /// [`Clock`](crate::Clock), in tests).
+    ///
+    /// # Errors
+    ///
+    /// As [`enqueue`](Self::enqueue).
+    pub async fn enqueue_at(
+        &self,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryId>, DeliveryError> {
+        let webhooks = self
+            .store()
+            .list(event.scope(), Some(event.account()))
+            .await
+            .map_err(DeliveryError::Store)?;
+        let targets: Vec<WebhookId> = webhooks
+            .into_iter()
+            .filter(|webhook| routes(webhook, event))
+            .map(|webhook| webhook.id().clone())
+            .collect();
+        self.store()
+            .enqueue(event, &targets, now)
+            .await
+            .map_err(DeliveryError::Store)
     }
 }

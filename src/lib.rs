@@ -23,6 +23,9 @@ mod store;
 mod url;
 mod webhook;
 mod wire;
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub mod worker;
 
 pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_IDS};
 pub use attempt::{Attempt, AttemptError, ErrorKind, Outcome, Transport};
@@ -77,3 +80,7 @@ pub use store::sql::{RowError, SchemaError};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::sqlite::{SQLITE_BUSY_TIMEOUT, SqliteStore};
+
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub use worker::{DeliveryWorker, RunReport, WorkerBuilder, WorkerError};

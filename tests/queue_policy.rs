@@ -1,5 +1,6 @@
 //! The delivery queue's pure rules, without I/O: the retry schedule, the endpoint health
 //! rule, the manual clock, the observer's notices and the ids.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

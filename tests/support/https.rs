@@ -93,7 +93,12 @@ pub struct Receiver {
 impl Receiver {
     /// Serves `reply` over TLS with `cert` on a fresh 127.0.0.1 port, in the background.
     pub async fn start(cert: &Cert, reply: Reply) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1:0".parse().unwrap(), cert, reply).await
+    }
+
+    /// The same on `addr` (a port a receiver used before: the same endpoint back up).
+    pub async fn start_on(addr: SocketAddr, cert: &Cert, reply: Reply) -> Self {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let acceptor = TlsAcceptor::from(Arc::new(cert.server_config()));
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -149,7 +154,11 @@ async fn handle(
     reply: Arc<Reply>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let verified = match reply.as_ref() {
         Reply::Verify(verifier, _) => verifier.verify(&parts.headers, &body).is_ok(),
         _ => false,
@@ -161,7 +170,10 @@ async fn handle(
             .headers
             .iter()
             .map(|(name, value)| {
-                (name.as_str().to_owned(), value.to_str().unwrap_or("").to_owned())
+                (
+                    name.as_str().to_owned(),
+                    value.to_str().unwrap_or("").to_owned(),
+                )
             })
             .collect(),
         body: body.to_vec(),
