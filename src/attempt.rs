@@ -111,6 +111,22 @@ impl ErrorKind {
         }
     }
 
+    /// The kind of a code, as [`code`](Self::code) writes it.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            Self::Dns,
+            Self::Connect,
+            Self::Tls,
+            Self::Timeout,
+            Self::DestinationNotAllowed,
+            Self::Redirect,
+            Self::Body,
+            Self::Internal,
+        ]
+        .into_iter()
+        .find(|kind| kind.code() == code)
+    }
+
     /// Whether the failure is the endpoint's (or its network's): every kind but
     /// [`Internal`](Self::Internal).
     pub fn is_endpoint_fault(&self) -> bool {

@@ -327,3 +327,10 @@ impl WebhookStore for PostgresStore {
         }
     }
 }
+
+crate::store::sql::queue::sql_delivery_store!(
+    PostgresStore,
+    sqlx::PgConnection,
+    sqlx::postgres::PgRow,
+    crate::store::sql::queue::POSTGRES_LOCKING
+);

@@ -18,6 +18,8 @@ use crate::store::StoreError;
 use crate::url::WebhookUrl;
 use crate::webhook::{PreviousSecret, Scope, Webhook, WebhookParts};
 
+pub(crate) mod queue;
+
 /// The table where the SQL stores record the migrations they applied; their own, so that
 /// the host's migrations in the same database never mix with the crate's.
 pub(crate) const MIGRATIONS_TABLE: &str = "webhook_kit_migrations";
