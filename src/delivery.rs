@@ -405,6 +405,22 @@ impl<S: WebhookStore> Webhooks<S> {
     }
 }
 
+impl<S: WebhookStore> Webhooks<S> {
+    /// The webhooks that get `event`, as [`deliveries`](Self::deliveries) routes.
+    pub(crate) async fn targets(&self, event: &Event) -> Result<Vec<WebhookId>, DeliveryError> {
+        let webhooks = self
+            .store()
+            .list(event.scope(), Some(event.account()))
+            .await
+            .map_err(DeliveryError::Store)?;
+        Ok(webhooks
+            .into_iter()
+            .filter(|webhook| routes(webhook, event))
+            .map(|webhook| webhook.id().clone())
+            .collect())
+    }
+}
+
 impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
     /// Puts `event` in the delivery queue: one pending delivery per webhook that gets it (as
     /// [`deliveries`](Self::deliveries) routes), due now, the body stored once. A
@@ -447,16 +463,7 @@ impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
         event: &Event,
         now: DateTime<Utc>,
     ) -> Result<Vec<DeliveryId>, DeliveryError> {
-        let webhooks = self
-            .store()
-            .list(event.scope(), Some(event.account()))
-            .await
-            .map_err(DeliveryError::Store)?;
-        let targets: Vec<WebhookId> = webhooks
-            .into_iter()
-            .filter(|webhook| routes(webhook, event))
-            .map(|webhook| webhook.id().clone())
-            .collect();
+        let targets = self.targets(event).await?;
         self.store()
             .enqueue(event, &targets, now)
             .await
