@@ -318,7 +318,10 @@ pub(crate) fn attempt_values(record: &AttemptRecord) -> Result<AttemptValues<'_>
     ))
 }
 
-pub(crate) fn health_from(columns: (Option<i64>, Option<i64>, Option<i64>)) -> EndpointHealth {
+/// The columns of a health row: failing since, first and last exhaustion (nanoseconds).
+pub(crate) type HealthColumns = (Option<i64>, Option<i64>, Option<i64>);
+
+pub(crate) fn health_from(columns: HealthColumns) -> EndpointHealth {
     EndpointHealth {
         failing_since: columns.0.map(time),
         first_exhausted_at: columns.1.map(time),
@@ -326,9 +329,7 @@ pub(crate) fn health_from(columns: (Option<i64>, Option<i64>, Option<i64>)) -> E
     }
 }
 
-pub(crate) fn health_values(
-    health: &EndpointHealth,
-) -> Result<(Option<i64>, Option<i64>, Option<i64>), StoreError> {
+pub(crate) fn health_values(health: &EndpointHealth) -> Result<HealthColumns, StoreError> {
     let column = |time: Option<DateTime<Utc>>, name| time.map(|at| nanos(at, name)).transpose();
     Ok((
         column(health.failing_since, "failing_since_ns")?,
@@ -744,7 +745,7 @@ macro_rules! sql_delivery_store {
                     $crate::Observation::Succeeded | $crate::Observation::Reset
                 ) {
                     // One statement: the row goes, and says what it held.
-                    let before: Option<(Option<i64>, Option<i64>, Option<i64>)> =
+                    let before: Option<$crate::store::sql::queue::HealthColumns> =
                         sqlx::query_as(q::HEALTH_FORGET)
                             .bind(organization)
                             .bind(&account_type)
@@ -765,7 +766,7 @@ macro_rules! sql_delivery_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                let stored: (Option<i64>, Option<i64>, Option<i64>) =
+                let stored: $crate::store::sql::queue::HealthColumns =
                     sqlx::query_as($locking.health_read)
                         .bind(organization)
                         .bind(&account_type)
