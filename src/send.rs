@@ -135,10 +135,17 @@ impl HttpsTransport {
                 // own guard the one at connect time.
                 resolve_checked(inner.resolver.as_ref(), &inner.allow, host)
                     .await
-                    .map_err(|error| classify_chain(error.as_ref()).unwrap_or_else(|| connect(&*error)))?;
+                    .map_err(|error| {
+                        classify_chain(error.as_ref()).unwrap_or_else(|| connect(&*error))
+                    })?;
             }
             Some(url::Host::Domain(_)) => {}
-            None => return Err(AttemptError::new(ErrorKind::Internal, "the url has no host")),
+            None => {
+                return Err(AttemptError::new(
+                    ErrorKind::Internal,
+                    "the url has no host",
+                ));
+            }
         }
 
         let mut request = inner
@@ -243,7 +250,10 @@ impl Transport for HttpsTransport {
             Err(_) => Attempt::failed(
                 started_at,
                 duration,
-                AttemptError::new(ErrorKind::Timeout, "the attempt took longer than its timeout"),
+                AttemptError::new(
+                    ErrorKind::Timeout,
+                    "the attempt took longer than its timeout",
+                ),
             ),
         }
     }
@@ -528,7 +538,9 @@ impl TransportBuilder {
 }
 
 /// rustls on `ring`, verifying with the operating system's roots plus `extra_roots`.
-fn tls_config(extra_roots: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig, BuildError> {
+fn tls_config(
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<rustls::ClientConfig, BuildError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = if extra_roots.is_empty() {
         rustls_platform_verifier::Verifier::new(Arc::clone(&provider))
@@ -552,7 +564,9 @@ fn tls_config(extra_roots: Vec<CertificateDer<'static>>) -> Result<rustls::Clien
 pub enum BuildError {
     /// A timeout is zero, the total is over [`MAX_TIMEOUT`], or the connect timeout is longer
     /// than the total.
-    #[error("timeouts must be above zero, the total at most 60 s and the connect timeout at most the total")]
+    #[error(
+        "timeouts must be above zero, the total at most 60 s and the connect timeout at most the total"
+    )]
     Timeout,
     /// An extra root certificate does not parse (no PEM `CERTIFICATE` block, or a broken one).
     #[error("a root certificate does not parse")]

@@ -13,7 +13,11 @@ fn error_kinds_have_stable_codes_and_only_ours_spare_the_endpoint() {
         (ErrorKind::Connect, "connect", true),
         (ErrorKind::Tls, "tls", true),
         (ErrorKind::Timeout, "timeout", true),
-        (ErrorKind::DestinationNotAllowed, "destination_not_allowed", true),
+        (
+            ErrorKind::DestinationNotAllowed,
+            "destination_not_allowed",
+            true,
+        ),
         (ErrorKind::Redirect, "redirect", true),
         (ErrorKind::Body, "body", true),
         (ErrorKind::Internal, "internal", false),
@@ -32,7 +36,13 @@ fn error_kinds_have_stable_codes_and_only_ours_spare_the_endpoint() {
 fn outcomes_have_stable_codes() {
     assert_eq!(Outcome::Delivered.code(), "delivered");
     assert_eq!(Outcome::Gone.code(), "gone");
-    assert_eq!(Outcome::Retry { after: Some(Duration::from_secs(1)) }.code(), "retry");
+    assert_eq!(
+        Outcome::Retry {
+            after: Some(Duration::from_secs(1))
+        }
+        .code(),
+        "retry"
+    );
     let now = Utc::now();
     assert!(!Attempt::new(now, Duration::ZERO, Outcome::Delivered).is_endpoint_failure());
     assert!(Attempt::new(now, Duration::ZERO, Outcome::Gone).is_endpoint_failure());
@@ -51,7 +61,10 @@ fn debug_shows_the_length_of_the_response_body_not_its_bytes() {
     assert!(!debug.contains("hunter2"), "{debug}");
     assert!(debug.contains("response_body_len: 13"), "{debug}");
     assert_eq!(attempt.response_body(), b"token=hunter2");
-    assert_eq!(attempt.remote_addr(), Some("127.0.0.1:8443".parse().unwrap()));
+    assert_eq!(
+        attempt.remote_addr(),
+        Some("127.0.0.1:8443".parse().unwrap())
+    );
     let error = AttemptError::new(ErrorKind::Tls, "bad certificate");
     assert_eq!(error.to_string(), "tls: bad certificate");
     assert_eq!(error.message(), "bad certificate");

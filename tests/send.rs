@@ -47,7 +47,9 @@ fn transport(cert: &Cert) -> HttpsTransport {
 }
 
 fn now() -> i64 {
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap();
     i64::try_from(now.as_secs()).unwrap()
 }
 
@@ -63,7 +65,12 @@ fn signed(url: &str, secret: &Secret, body: &[u8]) -> Delivery {
         Utc::now(),
         secret.clone(),
     ));
-    let event = Event::new(EventId::generate(), scope, "acc_1".parse().unwrap(), body.to_vec());
+    let event = Event::new(
+        EventId::generate(),
+        scope,
+        "acc_1".parse().unwrap(),
+        body.to_vec(),
+    );
     Delivery::new(webhook, &event, now()).unwrap()
 }
 
@@ -113,7 +120,11 @@ async fn a_2xx_is_delivered_verified_with_exactly_the_deliverys_headers_and_body
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/hooks/in");
     assert_eq!(request.body, BODY);
-    let mut names: Vec<&str> = request.headers.iter().map(|(name, _)| name.as_str()).collect();
+    let mut names: Vec<&str> = request
+        .headers
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
     names.sort_unstable();
     assert_eq!(
         names,
@@ -137,7 +148,10 @@ async fn a_2xx_is_delivered_verified_with_exactly_the_deliverys_headers_and_body
             .unwrap()
     };
     assert_eq!(header("user-agent"), USER_AGENT);
-    assert_eq!(header("user-agent"), format!("webhook-kit/{}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        header("user-agent"),
+        format!("webhook-kit/{}", env!("CARGO_PKG_VERSION"))
+    );
     assert_eq!(header("content-type"), "application/json");
     assert_eq!(header("webhook-id"), delivery.headers().id());
     assert_eq!(header("webhook-timestamp"), delivery.headers().timestamp());
@@ -158,7 +172,11 @@ async fn the_connection_is_kept_alive_between_attempts() {
     let attempt = clone.attempt(&delivery(&receiver)).await;
     assert_eq!(attempt.outcome(), Outcome::Delivered);
     assert_eq!(receiver.seen().len(), 4);
-    assert_eq!(receiver.connections(), 1, "one pooled connection for every attempt");
+    assert_eq!(
+        receiver.connections(),
+        1,
+        "one pooled connection for every attempt"
+    );
 }
 
 #[tokio::test]
@@ -190,13 +208,20 @@ async fn a_429_with_retry_after_in_seconds_waits_that_long() {
 #[tokio::test]
 async fn a_429_with_retry_after_as_an_http_date_waits_until_then() {
     let at = SystemTime::now() + Duration::from_secs(120);
-    let reply = Reply::Status(429, vec![("retry-after", httpdate::fmt_http_date(at))], Bytes::new());
+    let reply = Reply::Status(
+        429,
+        vec![("retry-after", httpdate::fmt_http_date(at))],
+        Bytes::new(),
+    );
     let (attempt, _receiver) = attempt_with(reply).await;
     let Outcome::Retry { after: Some(after) } = attempt.outcome() else {
         panic!("expected a wait: {attempt:?}");
     };
     // The date has a one-second resolution and some time passed since it was written.
-    assert!((Duration::from_secs(100)..=Duration::from_secs(120)).contains(&after), "{after:?}");
+    assert!(
+        (Duration::from_secs(100)..=Duration::from_secs(120)).contains(&after),
+        "{after:?}"
+    );
 }
 
 #[tokio::test]
@@ -243,7 +268,11 @@ async fn redirects_are_failures_and_never_followed() {
         let reply = Reply::Status(status, vec![("location", location)], Bytes::new());
         let receiver = Receiver::start(&cert, reply).await;
         let attempt = transport.attempt(&delivery(&receiver)).await;
-        assert_eq!(attempt.outcome(), Outcome::Retry { after: None }, "{status}");
+        assert_eq!(
+            attempt.outcome(),
+            Outcome::Retry { after: None },
+            "{status}"
+        );
         assert_eq!(attempt.status(), Some(status));
         assert_eq!(kind(&attempt), Some(ErrorKind::Redirect), "{status}");
         assert_eq!(attempt.code(), "redirect");
@@ -336,12 +365,22 @@ async fn a_name_resolving_to_loopback_is_refused_by_default_and_delivered_when_a
     let delivery = delivery(&receiver);
 
     let refused = builder(&cert).build().unwrap().attempt(&delivery).await;
-    assert_eq!(kind(&refused), Some(ErrorKind::DestinationNotAllowed), "{refused:?}");
+    assert_eq!(
+        kind(&refused),
+        Some(ErrorKind::DestinationNotAllowed),
+        "{refused:?}"
+    );
     assert_eq!(refused.code(), "destination_not_allowed");
     let message = refused.error().unwrap().message();
-    assert!(message.contains("127.0.0.1"), "names the address: {message}");
+    assert!(
+        message.contains("127.0.0.1"),
+        "names the address: {message}"
+    );
     assert!(message.contains(HOST), "{message}");
-    assert!(!message.contains("tenant"), "no query in messages: {message}");
+    assert!(
+        !message.contains("tenant"),
+        "no query in messages: {message}"
+    );
     assert_eq!(refused.status(), None);
     assert_eq!(receiver.connections(), 0, "refused before a byte was sent");
 
@@ -378,7 +417,13 @@ async fn an_ipv4_mapped_answer_is_judged_as_the_ipv4_inside() {
         .unwrap();
     let attempt = transport.attempt(&delivery(&receiver)).await;
     assert_eq!(kind(&attempt), Some(ErrorKind::DestinationNotAllowed));
-    assert!(attempt.error().unwrap().message().contains("::ffff:127.0.0.1"));
+    assert!(
+        attempt
+            .error()
+            .unwrap()
+            .message()
+            .contains("::ffff:127.0.0.1")
+    );
 }
 
 #[tokio::test]
@@ -396,7 +441,11 @@ async fn an_ip_literal_host_is_checked_too() {
         .unwrap()
         .attempt(&delivery)
         .await;
-    assert_eq!(kind(&refused), Some(ErrorKind::DestinationNotAllowed), "{refused:?}");
+    assert_eq!(
+        kind(&refused),
+        Some(ErrorKind::DestinationNotAllowed),
+        "{refused:?}"
+    );
     assert!(refused.error().unwrap().message().contains("127.0.0.1"));
     assert_eq!(receiver.connections(), 0);
 
@@ -408,10 +457,20 @@ async fn an_ip_literal_host_is_checked_too() {
 #[tokio::test]
 async fn a_name_that_does_not_resolve_is_a_dns_failure() {
     let cert = cert();
-    let delivery = signed("https://unknown.example.test/hook", &Secret::generate(), BODY);
+    let delivery = signed(
+        "https://unknown.example.test/hook",
+        &Secret::generate(),
+        BODY,
+    );
     let attempt = transport(&cert).attempt(&delivery).await;
     assert_eq!(kind(&attempt), Some(ErrorKind::Dns), "{attempt:?}");
-    assert!(attempt.error().unwrap().message().contains("unknown.example.test"));
+    assert!(
+        attempt
+            .error()
+            .unwrap()
+            .message()
+            .contains("unknown.example.test")
+    );
 }
 
 #[tokio::test]
@@ -422,7 +481,11 @@ async fn with_a_proxy_the_destination_is_still_checked_before_anything_is_sent()
     let receiver = Receiver::start(&cert, Reply::status(204)).await;
     let transport = builder(&cert).proxy(proxy_url).build().unwrap();
     let attempt = transport.attempt(&delivery(&receiver)).await;
-    assert_eq!(kind(&attempt), Some(ErrorKind::DestinationNotAllowed), "{attempt:?}");
+    assert_eq!(
+        kind(&attempt),
+        Some(ErrorKind::DestinationNotAllowed),
+        "{attempt:?}"
+    );
     // Nothing reached the proxy: an accept would be ready at once.
     let accepted = tokio::time::timeout(Duration::from_millis(100), proxy.accept()).await;
     assert!(accepted.is_err(), "the proxy was not contacted");
@@ -464,7 +527,11 @@ async fn env_proxy_child() {
         .allow_network("127.0.0.0/8".parse().unwrap())
         .build()
         .unwrap();
-    let delivery = signed(&format!("https://{HOST}:{port}/"), &Secret::generate(), BODY);
+    let delivery = signed(
+        &format!("https://{HOST}:{port}/"),
+        &Secret::generate(),
+        BODY,
+    );
     let attempt = transport.attempt(&delivery).await;
     assert_eq!(attempt.outcome(), Outcome::Delivered, "{attempt:?}");
 }
@@ -472,18 +539,34 @@ async fn env_proxy_child() {
 #[test]
 fn impossible_settings_are_refused() {
     let code = |builder: TransportBuilder| builder.build().unwrap_err().code();
-    assert_eq!(code(HttpsTransport::builder().timeout(Duration::from_secs(61))), "timeout_invalid");
-    assert_eq!(code(HttpsTransport::builder().timeout(Duration::ZERO)), "timeout_invalid");
     assert_eq!(
-        code(HttpsTransport::builder()
-            .timeout(Duration::from_secs(2))
-            .connect_timeout(Duration::from_secs(3))),
+        code(HttpsTransport::builder().timeout(Duration::from_secs(61))),
+        "timeout_invalid"
+    );
+    assert_eq!(
+        code(HttpsTransport::builder().timeout(Duration::ZERO)),
+        "timeout_invalid"
+    );
+    assert_eq!(
+        code(
+            HttpsTransport::builder()
+                .timeout(Duration::from_secs(2))
+                .connect_timeout(Duration::from_secs(3))
+        ),
         "timeout_invalid"
     );
     assert_eq!(
         code(HttpsTransport::builder().add_root_certificates_pem(b"not a pem")),
         "certificate_invalid"
     );
-    assert_eq!(code(HttpsTransport::builder().proxy("not a url")), "proxy_invalid");
-    assert!(HttpsTransport::builder().timeout(Duration::from_secs(60)).build().is_ok());
+    assert_eq!(
+        code(HttpsTransport::builder().proxy("not a url")),
+        "proxy_invalid"
+    );
+    assert!(
+        HttpsTransport::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .is_ok()
+    );
 }

@@ -157,15 +157,32 @@ fn an_allow_list_lets_its_networks_through_and_nothing_else() {
 
 #[test]
 fn networks_parse_from_cidr_or_an_address() {
-    assert_eq!("10.1.2.3/8".parse::<Network>().unwrap().to_string(), "10.0.0.0/8");
+    assert_eq!(
+        "10.1.2.3/8".parse::<Network>().unwrap().to_string(),
+        "10.0.0.0/8"
+    );
     assert_eq!("::1".parse::<Network>().unwrap().to_string(), "::1/128");
-    assert_eq!("127.0.0.1".parse::<Network>().unwrap().to_string(), "127.0.0.1/32");
-    for bad in ["", "10.0.0.0/33", "::/129", "localhost", "10.0.0/8", "10.0.0.0/-1"] {
+    assert_eq!(
+        "127.0.0.1".parse::<Network>().unwrap().to_string(),
+        "127.0.0.1/32"
+    );
+    for bad in [
+        "",
+        "10.0.0.0/33",
+        "::/129",
+        "localhost",
+        "10.0.0/8",
+        "10.0.0.0/-1",
+    ] {
         let error = bad.parse::<Network>().unwrap_err();
         assert_eq!(error.code(), "network_invalid", "{bad}");
     }
     assert!(Network::new("10.0.0.0".parse().unwrap(), 33).is_err());
-    assert!(Network::new("10.9.9.9".parse().unwrap(), 8).unwrap().contains("10.0.0.1".parse().unwrap()));
+    assert!(
+        Network::new("10.9.9.9".parse().unwrap(), 8)
+            .unwrap()
+            .contains("10.0.0.1".parse().unwrap())
+    );
 }
 
 /// 1994-11-06T08:49:37Z, the date of RFC 9110's examples.

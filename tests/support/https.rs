@@ -149,7 +149,11 @@ async fn handle(
     reply: Arc<Reply>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let verified = match reply.as_ref() {
         Reply::Verify(verifier, _) => verifier.verify(&parts.headers, &body).is_ok(),
         _ => false,
@@ -161,7 +165,10 @@ async fn handle(
             .headers
             .iter()
             .map(|(name, value)| {
-                (name.as_str().to_owned(), value.to_str().unwrap_or("").to_owned())
+                (
+                    name.as_str().to_owned(),
+                    value.to_str().unwrap_or("").to_owned(),
+                )
             })
             .collect(),
         body: body.to_vec(),
