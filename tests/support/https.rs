@@ -93,7 +93,14 @@ pub struct Receiver {
 impl Receiver {
     /// Serves `reply` over TLS with `cert` on a fresh 127.0.0.1 port, in the background.
     pub async fn start(cert: &Cert, reply: Reply) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(0, cert, reply).await
+    }
+
+    /// The same on 127.0.0.1:`port` (0 for a fresh one).
+    pub async fn start_on(port: u16, cert: &Cert, reply: Reply) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let acceptor = TlsAcceptor::from(Arc::new(cert.server_config()));
         let seen = Arc::new(Mutex::new(Vec::new()));
