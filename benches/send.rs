@@ -20,16 +20,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use https::{Cert, Receiver, Reply};
+use https::{Cert, Receiver, Reply, signed};
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
 use webhook_kit::send::{HttpsTransport, StaticResolver, USER_AGENT};
-use webhook_kit::{
-    AccountFilter, AccountType, Delivery, Event, EventId, Outcome, Scope, Secret, Transport,
-    Webhook, WebhookId, WebhookParts,
-};
+use webhook_kit::{Delivery, Outcome, Secret, Transport};
 
 const HOST: &str = "hooks.example.test";
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -61,19 +57,7 @@ fn setup(runtime: &Runtime) -> Setup {
         .resolve(HOST, SocketAddr::new(LOOPBACK, 0))
         .build()
         .unwrap();
-    let scope = Scope::new("org_bench".parse().unwrap(), AccountType::Live);
-    let webhook = Webhook::from_parts(WebhookParts::new(
-        WebhookId::generate(),
-        scope.clone(),
-        url.parse().unwrap(),
-        true,
-        AccountFilter::all(),
-        Utc::now(),
-        Secret::generate(),
-    ));
-    let body = vec![b'a'; 1024];
-    let event = Event::new(EventId::generate(), scope, "acc_1".parse().unwrap(), body);
-    let delivery = Delivery::new(webhook, &event, Utc::now().timestamp()).unwrap();
+    let delivery = signed(&url, &Secret::generate(), &[b'a'; 1024]);
     Setup {
         _receiver: receiver,
         transport,

@@ -196,12 +196,7 @@ mod tests {
         assert_eq!(status, 401);
         assert!(answer.contains("signature_mismatch"), "{answer}");
 
-        let unsigned = client()
-            .post(&url)
-            .body(BODY)
-            .send()
-            .await
-            .unwrap();
+        let unsigned = client().post(&url).body(BODY).send().await.unwrap();
         assert_eq!(unsigned.status().as_u16(), 401);
         assert!(unsigned.text().await.unwrap().contains("header_missing"));
     }

@@ -16,7 +16,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
-use webhook_kit::Verifier;
+use webhook_kit::{
+    AccountFilter, AccountType, Delivery, Event, EventId, Scope, Secret, Verifier, Webhook,
+    WebhookId, WebhookParts,
+};
 
 /// A certificate and its key, for the names (DNS names or IP addresses) it was made for.
 #[derive(Clone)]
@@ -51,6 +54,27 @@ impl Cert {
         .with_single_cert(vec![self.der.clone()], self.key.clone_key())
         .unwrap()
     }
+}
+
+/// `body` signed with `secret` for a webhook at `url`, timestamped now.
+pub fn signed(url: &str, secret: &Secret, body: &[u8]) -> Delivery {
+    let scope = Scope::new("org_1".parse().unwrap(), AccountType::Live);
+    let webhook = Webhook::from_parts(WebhookParts::new(
+        WebhookId::generate(),
+        scope.clone(),
+        url.parse().unwrap(),
+        true,
+        AccountFilter::all(),
+        chrono::Utc::now(),
+        secret.clone(),
+    ));
+    let event = Event::new(
+        EventId::generate(),
+        scope,
+        "acc_1".parse().unwrap(),
+        body.to_vec(),
+    );
+    Delivery::new(webhook, &event, chrono::Utc::now().timestamp()).unwrap()
 }
 
 /// How a receiver answers.
