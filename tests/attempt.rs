@@ -49,6 +49,14 @@ fn outcomes_have_stable_codes() {
     let retry = Attempt::new(now, Duration::ZERO, Outcome::Retry { after: None }).with_status(500);
     assert!(retry.is_endpoint_failure());
     assert_eq!(retry.code(), "retry");
+    // A 2xx whose body broke afterwards is delivered, and not the endpoint's failure.
+    let body = AttemptError::new(ErrorKind::Body, "cut short");
+    let delivered = Attempt::new(now, Duration::ZERO, Outcome::Delivered).with_error(body.clone());
+    assert_eq!(delivered.code(), "delivered");
+    assert!(!delivered.is_endpoint_failure());
+    let gone = Attempt::new(now, Duration::ZERO, Outcome::Gone).with_error(body);
+    assert_eq!(gone.code(), "gone");
+    assert!(gone.is_endpoint_failure());
 }
 
 #[test]

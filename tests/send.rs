@@ -280,6 +280,30 @@ async fn of_a_10_mib_body_only_the_prefix_is_read_and_kept() {
 }
 
 #[tokio::test]
+async fn a_body_cut_short_after_a_2xx_is_still_delivered_with_a_body_error() {
+    // The chunked answer breaks after 3 bytes.
+    let (attempt, _receiver) = attempt_with(Reply::Broken(200)).await;
+    assert_eq!(attempt.outcome(), Outcome::Delivered, "{attempt:?}");
+    assert_eq!(attempt.code(), "delivered");
+    assert_eq!(kind(&attempt), Some(ErrorKind::Body));
+    assert_eq!(
+        attempt.response_body(),
+        b"abc",
+        "what came before the break is kept"
+    );
+    assert!(!attempt.is_endpoint_failure());
+}
+
+#[tokio::test]
+async fn a_body_cut_short_after_a_500_is_a_retry_with_a_body_error() {
+    let (attempt, _receiver) = attempt_with(Reply::Broken(500)).await;
+    assert_eq!(attempt.outcome(), Outcome::Retry { after: None });
+    assert_eq!(attempt.code(), "body");
+    assert_eq!(attempt.status(), Some(500));
+    assert!(attempt.is_endpoint_failure());
+}
+
+#[tokio::test]
 async fn a_refused_connection_is_a_connect_failure() {
     let cert = cert();
     let port = {
