@@ -275,21 +275,24 @@ impl Attempt {
         self.error.as_ref()
     }
 
-    /// Whether the endpoint gets the blame for a failure: false when delivered, and when the
-    /// failure is our own ([`ErrorKind::Internal`]).
+    /// Whether the endpoint gets the blame: false when delivered (whatever happened to the
+    /// response body after the `2xx`) and when the failure is our own
+    /// ([`ErrorKind::Internal`]); true otherwise.
     pub fn is_endpoint_failure(&self) -> bool {
-        match &self.error {
-            Some(error) => error.kind().is_endpoint_fault(),
-            None => self.outcome != Outcome::Delivered,
+        match (&self.outcome, &self.error) {
+            (Outcome::Delivered, _) => false,
+            (_, Some(error)) => error.kind().is_endpoint_fault(),
+            (_, None) => true,
         }
     }
 
-    /// The code that sums the attempt up: the error's code when it failed, otherwise the
-    /// outcome's (`delivered`, `gone`, `retry`).
+    /// The code that sums the attempt up: `delivered` or `gone` when the answer said so;
+    /// for a retry, the error's code when there is one (`timeout`, `redirect` …), else
+    /// `retry`.
     pub fn code(&self) -> &'static str {
-        match &self.error {
-            Some(error) => error.code(),
-            None => self.outcome.code(),
+        match (&self.outcome, &self.error) {
+            (Outcome::Retry { .. }, Some(error)) => error.code(),
+            (outcome, _) => outcome.code(),
         }
     }
 }

@@ -132,9 +132,11 @@ impl HttpsTransport {
             Some(url::Host::Ipv6(ip)) => check_literal(&inner.allow, IpAddr::V6(ip))?,
             Some(url::Host::Domain(host)) if inner.proxied => {
                 // The proxy resolves the name again: this check is a first gate, the proxy's
-                // own guard the one at connect time.
-                resolve_checked(inner.resolver.as_ref(), &inner.allow, host)
+                // own guard the one at connect time. The client's timeout does not cover it.
+                let checked = resolve_checked(inner.resolver.as_ref(), &inner.allow, host);
+                tokio::time::timeout(inner.timeout, checked)
                     .await
+                    .map_err(|_| AttemptError::new(ErrorKind::Timeout, "resolving took too long"))?
                     .map_err(|error| {
                         classify_chain(error.as_ref()).unwrap_or_else(|| connect(&*error))
                     })?;
@@ -245,20 +247,12 @@ impl Transport for HttpsTransport {
     async fn attempt(&self, delivery: &Delivery) -> Attempt {
         let started_at = Utc::now();
         let clock = Instant::now();
-        // The client's timeout covers the request; this one also covers the checks before.
-        let result = tokio::time::timeout(self.inner.timeout, self.exchange(delivery)).await;
+        // The client's total timeout covers resolving, connecting, sending and reading.
+        let result = self.exchange(delivery).await;
         let duration = clock.elapsed();
         match result {
-            Ok(Ok(exchange)) => exchange.into_attempt(started_at, duration),
-            Ok(Err(error)) => Attempt::failed(started_at, duration, error),
-            Err(_) => Attempt::failed(
-                started_at,
-                duration,
-                AttemptError::new(
-                    ErrorKind::Timeout,
-                    "the attempt took longer than its timeout",
-                ),
-            ),
+            Ok(exchange) => exchange.into_attempt(started_at, duration),
+            Err(error) => Attempt::failed(started_at, duration, error),
         }
     }
 }

@@ -14,14 +14,11 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use chrono::Utc;
-use https::{Cert, Receiver, Reply};
+use https::{Cert, Receiver, Reply, signed};
 use webhook_kit::send::{
     HttpsTransport, MAX_RESPONSE_BODY, StaticResolver, TransportBuilder, USER_AGENT,
 };
-use webhook_kit::{
-    AccountFilter, AccountType, Attempt, Delivery, ErrorKind, Event, EventId, Outcome, Scope,
-    Secret, Transport, Verifier, Webhook, WebhookId, WebhookParts,
-};
+use webhook_kit::{Attempt, Delivery, ErrorKind, Outcome, Secret, Transport, Verifier};
 
 const HOST: &str = "hooks.example.test";
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -44,34 +41,6 @@ fn transport(cert: &Cert) -> HttpsTransport {
         .allow_network("127.0.0.0/8".parse().unwrap())
         .build()
         .unwrap()
-}
-
-fn now() -> i64 {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap();
-    i64::try_from(now.as_secs()).unwrap()
-}
-
-/// `body` signed with `secret` for a webhook at `url`, timestamped now.
-fn signed(url: &str, secret: &Secret, body: &[u8]) -> Delivery {
-    let scope = Scope::new("org_1".parse().unwrap(), AccountType::Live);
-    let webhook = Webhook::from_parts(WebhookParts::new(
-        WebhookId::generate(),
-        scope.clone(),
-        url.parse().unwrap(),
-        true,
-        AccountFilter::all(),
-        Utc::now(),
-        secret.clone(),
-    ));
-    let event = Event::new(
-        EventId::generate(),
-        scope,
-        "acc_1".parse().unwrap(),
-        body.to_vec(),
-    );
-    Delivery::new(webhook, &event, now()).unwrap()
 }
 
 fn url(receiver: &Receiver) -> String {
@@ -311,6 +280,30 @@ async fn of_a_10_mib_body_only_the_prefix_is_read_and_kept() {
 }
 
 #[tokio::test]
+async fn a_body_cut_short_after_a_2xx_is_still_delivered_with_a_body_error() {
+    // The chunked answer breaks after 3 bytes.
+    let (attempt, _receiver) = attempt_with(Reply::Broken(200)).await;
+    assert_eq!(attempt.outcome(), Outcome::Delivered, "{attempt:?}");
+    assert_eq!(attempt.code(), "delivered");
+    assert_eq!(kind(&attempt), Some(ErrorKind::Body));
+    assert_eq!(
+        attempt.response_body(),
+        b"abc",
+        "what came before the break is kept"
+    );
+    assert!(!attempt.is_endpoint_failure());
+}
+
+#[tokio::test]
+async fn a_body_cut_short_after_a_500_is_a_retry_with_a_body_error() {
+    let (attempt, _receiver) = attempt_with(Reply::Broken(500)).await;
+    assert_eq!(attempt.outcome(), Outcome::Retry { after: None });
+    assert_eq!(attempt.code(), "body");
+    assert_eq!(attempt.status(), Some(500));
+    assert!(attempt.is_endpoint_failure());
+}
+
+#[tokio::test]
 async fn a_refused_connection_is_a_connect_failure() {
     let cert = cert();
     let port = {
@@ -328,6 +321,15 @@ async fn a_refused_connection_is_a_connect_failure() {
     assert!(attempt.is_endpoint_failure());
 }
 
+/// An attempt to `receiver` through `transport` fails in the TLS handshake: no request
+/// reaches the receiver.
+async fn assert_tls_failure(transport: &HttpsTransport, receiver: &Receiver) {
+    let attempt = transport.attempt(&delivery(receiver)).await;
+    assert_eq!(kind(&attempt), Some(ErrorKind::Tls), "{attempt:?}");
+    assert!(attempt.is_endpoint_failure());
+    assert_eq!(receiver.seen().len(), 0);
+}
+
 #[tokio::test]
 async fn a_certificate_for_another_name_is_a_tls_failure() {
     let trusted = cert();
@@ -339,9 +341,7 @@ async fn a_certificate_for_another_name_is_a_tls_failure() {
         .allow_network("127.0.0.0/8".parse().unwrap())
         .build()
         .unwrap();
-    let attempt = transport.attempt(&delivery(&receiver)).await;
-    assert_eq!(kind(&attempt), Some(ErrorKind::Tls), "{attempt:?}");
-    assert_eq!(receiver.seen().len(), 0);
+    assert_tls_failure(&transport, &receiver).await;
 }
 
 #[tokio::test]
@@ -353,9 +353,7 @@ async fn an_untrusted_certificate_is_a_tls_failure() {
         .allow_network("127.0.0.0/8".parse().unwrap())
         .build()
         .unwrap();
-    let attempt = transport.attempt(&delivery(&receiver)).await;
-    assert_eq!(kind(&attempt), Some(ErrorKind::Tls), "{attempt:?}");
-    assert_eq!(receiver.seen().len(), 0);
+    assert_tls_failure(&transport, &receiver).await;
 }
 
 #[tokio::test]

@@ -225,7 +225,7 @@ async fn a_receiver_down_then_back_gets_the_delivery_on_schedule() {
     setup.clock.advance(SECOND);
     assert_eq!(worker.run_once().await.unwrap(), 1, "attempt 2 after 5 s");
     // Back up; attempt 3 comes 5 minutes later.
-    let receiver = Receiver::start_on(addr, &setup.cert, Reply::status(200)).await;
+    let receiver = Receiver::start_on(addr.port(), &setup.cert, Reply::status(200)).await;
     setup.clock.advance(299 * SECOND);
     assert_eq!(worker.run_once().await.unwrap(), 0);
     setup.clock.advance(SECOND);
@@ -386,7 +386,7 @@ async fn an_exhausted_delivery_fails_and_recovers_by_hand() {
         ["attempt_failed", "attempt_failed", "delivery_exhausted"]
     );
 
-    let receiver = Receiver::start_on(addr, &setup.cert, Reply::status(204)).await;
+    let receiver = Receiver::start_on(addr.port(), &setup.cert, Reply::status(204)).await;
     let since = setup.clock.now() - TimeDelta::hours(1);
     let recovered = setup
         .store
@@ -462,7 +462,7 @@ async fn a_success_resets_the_failing_clock() {
         worker.run_once().await.unwrap();
         setup.clock.advance(Duration::from_secs(13 * 3600));
     }
-    let receiver = Receiver::start_on(addr, &setup.cert, Reply::status(204)).await;
+    let receiver = Receiver::start_on(addr.port(), &setup.cert, Reply::status(204)).await;
     setup.enqueue(&worker, "acc_1").await;
     worker.run_once().await.unwrap();
     assert_eq!(receiver.seen().len(), 1);

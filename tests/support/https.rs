@@ -4,11 +4,13 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -16,7 +18,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
-use webhook_kit::Verifier;
+use webhook_kit::{
+    AccountFilter, AccountType, Delivery, Event, EventId, Scope, Secret, Verifier, Webhook,
+    WebhookId, WebhookParts,
+};
 
 /// A certificate and its key, for the names (DNS names or IP addresses) it was made for.
 #[derive(Clone)]
@@ -53,6 +58,27 @@ impl Cert {
     }
 }
 
+/// `body` signed with `secret` for a webhook at `url`, timestamped now.
+pub fn signed(url: &str, secret: &Secret, body: &[u8]) -> Delivery {
+    let scope = Scope::new("org_1".parse().unwrap(), AccountType::Live);
+    let webhook = Webhook::from_parts(WebhookParts::new(
+        WebhookId::generate(),
+        scope.clone(),
+        url.parse().unwrap(),
+        true,
+        AccountFilter::all(),
+        chrono::Utc::now(),
+        secret.clone(),
+    ));
+    let event = Event::new(
+        EventId::generate(),
+        scope,
+        "acc_1".parse().unwrap(),
+        body.to_vec(),
+    );
+    Delivery::new(webhook, &event, chrono::Utc::now().timestamp()).unwrap()
+}
+
 /// How a receiver answers.
 #[derive(Clone)]
 pub enum Reply {
@@ -62,6 +88,8 @@ pub enum Reply {
     Status(u16, Vec<(&'static str, String)>, Bytes),
     /// Reads the request, then never answers.
     Never,
+    /// This status, then a chunked body that breaks after its first 3 bytes.
+    Broken(u16),
 }
 
 impl Reply {
@@ -93,12 +121,14 @@ pub struct Receiver {
 impl Receiver {
     /// Serves `reply` over TLS with `cert` on a fresh 127.0.0.1 port, in the background.
     pub async fn start(cert: &Cert, reply: Reply) -> Self {
-        Self::start_on("127.0.0.1:0".parse().unwrap(), cert, reply).await
+        Self::start_on(0, cert, reply).await
     }
 
-    /// The same on `addr` (a port a receiver used before: the same endpoint back up).
-    pub async fn start_on(addr: SocketAddr, cert: &Cert, reply: Reply) -> Self {
-        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    /// The same on 127.0.0.1:`port` (0 for a fresh one).
+    pub async fn start_on(port: u16, cert: &Cert, reply: Reply) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let acceptor = TlsAcceptor::from(Arc::new(cert.server_config()));
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -152,7 +182,7 @@ async fn handle(
     request: Request<Incoming>,
     seen: Arc<Mutex<Vec<Seen>>>,
     reply: Arc<Reply>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<BoxBody<Bytes, std::io::Error>>, Infallible> {
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -182,12 +212,12 @@ async fn handle(
     let response = match reply.as_ref() {
         Reply::Verify(_, status) => {
             let status = if verified { *status } else { 401 };
-            let mut response = Response::new(Full::new(Bytes::from_static(b"thanks")));
+            let mut response = Response::new(full(Bytes::from_static(b"thanks")));
             *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
             response
         }
         Reply::Status(status, headers, body) => {
-            let mut response = Response::new(Full::new(body.clone()));
+            let mut response = Response::new(full(body.clone()));
             *response.status_mut() = hyper::StatusCode::from_u16(*status).unwrap();
             for (name, value) in headers {
                 response
@@ -197,6 +227,44 @@ async fn handle(
             response
         }
         Reply::Never => std::future::pending().await,
+        Reply::Broken(status) => {
+            let mut response = Response::new(BoxBody::new(BrokenBody {
+                sent: false,
+                pause: Box::pin(tokio::time::sleep(std::time::Duration::from_millis(50))),
+            }));
+            *response.status_mut() = hyper::StatusCode::from_u16(*status).unwrap();
+            response
+        }
     };
     Ok(response)
+}
+
+fn full(bytes: Bytes) -> BoxBody<Bytes, std::io::Error> {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+/// A body of unknown length (sent chunked) that fails a moment after its first chunk (once
+/// hyper has flushed the head and the chunk): hyper then drops the connection in the middle
+/// of the body.
+struct BrokenBody {
+    sent: bool,
+    pause: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for BrokenBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        if !self.sent {
+            self.sent = true;
+            let chunk = hyper::body::Frame::data(Bytes::from_static(b"abc"));
+            return std::task::Poll::Ready(Some(Ok(chunk)));
+        }
+        std::task::ready!(self.pause.as_mut().poll(context));
+        std::task::Poll::Ready(Some(Err(std::io::Error::other("broken"))))
+    }
 }
