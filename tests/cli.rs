@@ -204,6 +204,18 @@ fn check_url_applies_the_rule_and_the_default_policy() {
     assert_eq!(outcome(&invalid), (Some(1), "url_invalid\n".to_owned()));
     let refused = run(&["check-url", "https://evil.com@127.0.0.1"], b"");
     assert_eq!(outcome(&refused), (Some(1), "url_not_allowed\n".to_owned()));
+    for empty_label in [
+        "https://127.0.0.1..#.com",
+        "https://169.254.169.254..:8080#.com",
+        "https://metadata.google.internal%2e%2e#.com",
+    ] {
+        let refused = run(&["check-url", empty_label], b"");
+        assert_eq!(
+            outcome(&refused),
+            (Some(1), "url_not_allowed\n".to_owned()),
+            "{empty_label}"
+        );
+    }
 }
 
 #[test]
