@@ -31,7 +31,7 @@ pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_ID
 pub use attempt::{Attempt, AttemptError, ErrorKind, Outcome, Transport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use delivery::{CONTENT_TYPE, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl};
-pub use error::{Error, ErrorBody};
+pub use error::{Error, ErrorBody, MAX_ECHOED_CHARS};
 pub use event::Event;
 pub use health::{
     DEFAULT_DISABLE_AFTER, DEFAULT_EXHAUSTION_SPREAD, EndpointHealth, HealthChange, HealthPolicy,
@@ -64,7 +64,7 @@ pub use webhook::{
     MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, PreviousSecret, Scope, Webhook, WebhookParts,
 };
 pub use wire::{
-    AccountFilterUpdate, CreateWebhookRequest, UpdateWebhookRequest, WebhookResponse,
+    AccountFilterUpdate, CreateWebhookRequest, MAX_BODY_LEN, UpdateWebhookRequest, WebhookResponse,
     WebhookSecretResponse,
 };
 
