@@ -425,8 +425,11 @@ where
                 }
             };
             if let Some(wait) = wait {
+                // A finished attempt may have left due work (or a retry) behind: look again
+                // at once rather than after the whole poll interval.
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
+                    Some(done) = tasks.join_next(), if !tasks.is_empty() => report.count(done),
                     () = &mut shutdown => break,
                 }
             }
