@@ -255,6 +255,7 @@ impl<S: WebhookStore> Webhooks<S> {
 
     /// Disables the webhook `id` of `scope` (the delivery worker's health rule); answers
     /// whether it was enabled until now.
+    #[cfg(feature = "worker")]
     pub(crate) async fn disable(&self, scope: &Scope, id: &WebhookId) -> Result<bool, Error> {
         match self.store.get(scope, id).await? {
             Some(webhook) if webhook.enabled() => {}
