@@ -130,6 +130,25 @@ impl Setup {
     }
 }
 
+/// `worker.run` in a task, and the sender that stops it.
+fn spawn_run(
+    worker: &Worker,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<webhook_kit::RunReport>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = worker.clone();
+    let running = tokio::spawn(async move {
+        worker
+            .run(async {
+                stopped.await.ok();
+            })
+            .await
+    });
+    (stop, running)
+}
+
 /// A loopback port nobody listens on (yet).
 fn closed_port() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -532,17 +551,7 @@ async fn shutdown_lets_attempts_finish_and_returns_unstarted_claims() {
     for _ in 0..3 {
         ids.extend(setup.enqueue(&worker, "acc_1").await.1);
     }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn({
-        let worker = worker.clone();
-        async move {
-            worker
-                .run(async {
-                    stopped.await.ok();
-                })
-                .await
-        }
-    });
+    let (stop, running) = spawn_run(&worker);
     // Wait (bounded) until the one attempt allowed is at the receiver.
     for _ in 0..200 {
         if !receiver.seen().is_empty() {
@@ -593,17 +602,7 @@ async fn run_delivers_a_stream_of_events_with_bounded_concurrency() {
         ids.extend(setup.enqueue(&worker, "acc_1").await.1);
     }
     assert_eq!(ids.len(), 80);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn({
-        let worker = worker.clone();
-        async move {
-            worker
-                .run(async {
-                    stopped.await.ok();
-                })
-                .await
-        }
-    });
+    let (stop, running) = spawn_run(&worker);
     for _ in 0..1000 {
         if receiver.seen().len() >= 80 {
             break;

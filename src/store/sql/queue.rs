@@ -394,6 +394,27 @@ macro_rules! sql_delivery_store {
                 Ok(ids)
             }
 
+            /// Runs `sql`, an `UPDATE` of the delivery `id` of `scope` at `now` (parameters
+            /// `$1` now, `$2` id, `$3` organization, `$4` account type); answers the rows changed.
+            async fn update_one(
+                &self,
+                sql: &'static str,
+                now: chrono::DateTime<chrono::Utc>,
+                scope: &$crate::Scope,
+                id: &$crate::DeliveryId,
+            ) -> Result<u64, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                let updated = sqlx::query(sql)
+                    .bind(q::nanos(now, "updated_at_ns")?)
+                    .bind(id.as_str())
+                    .bind(scope.organization().as_str())
+                    .bind(scope.account_type().to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(updated.rows_affected())
+            }
+
             async fn delivery_state(
                 &self,
                 scope: &$crate::Scope,
@@ -622,15 +643,7 @@ macro_rules! sql_delivery_store {
             ) -> Result<(), $crate::StoreError> {
                 use $crate::store::sql::queue as q;
                 self.ready().await?;
-                let updated = sqlx::query(q::REDELIVER)
-                    .bind(q::nanos(now, "due_at_ns")?)
-                    .bind(id.as_str())
-                    .bind(scope.organization().as_str())
-                    .bind(scope.account_type().to_string())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                if updated.rows_affected() > 0 {
+                if self.update_one(q::REDELIVER, now, scope, id).await? > 0 {
                     return Ok(());
                 }
                 match self.delivery_state(scope, id).await? {
@@ -670,15 +683,9 @@ macro_rules! sql_delivery_store {
             ) -> Result<(), $crate::StoreError> {
                 use $crate::store::sql::queue as q;
                 self.ready().await?;
-                let updated = sqlx::query(q::CANCEL)
-                    .bind(q::nanos(now, "updated_at_ns")?)
-                    .bind(id.as_str())
-                    .bind(scope.organization().as_str())
-                    .bind(scope.account_type().to_string())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                if updated.rows_affected() > 0 || self.delivery_state(scope, id).await?.is_some() {
+                if self.update_one(q::CANCEL, now, scope, id).await? > 0
+                    || self.delivery_state(scope, id).await?.is_some()
+                {
                     Ok(())
                 } else {
                     Err($crate::StoreError::NotFound)
