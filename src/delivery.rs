@@ -42,6 +42,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::error::Error;
 use crate::event::Event;
 use crate::id::DeliveryId;
 use crate::id::{EventId, WebhookId};
@@ -50,8 +51,10 @@ use crate::service::Webhooks;
 use crate::signature::{
     HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, SecretsError, SignError, SignedHeaders, Signer,
 };
+use crate::store::queue::{AttemptRecord, DeliveryState, QueuedDelivery};
 use crate::store::{DeliveryStore, StoreError, WebhookStore};
 use crate::url::WebhookUrl;
+use crate::webhook::Scope;
 use crate::webhook::Webhook;
 
 /// The `content-type` of every delivery. Standard Webhooks payloads are JSON; an event whose
@@ -468,5 +471,91 @@ impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
             .enqueue(event, &targets, now)
             .await
             .map_err(DeliveryError::Store)
+    }
+}
+
+/// The history and operations of queued deliveries, for a host's API: ids taken as text and
+/// parsed (`id_invalid`), everything inside the caller's scope (another scope's webhook or
+/// delivery is `not_found`), times from the system clock.
+impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
+    /// The deliveries of the webhook `webhook_id` of `scope`, oldest first: only those in
+    /// `state` when given, after the delivery `after` (paging), at most `limit` (itself at
+    /// most [`MAX_BATCH`](crate::MAX_BATCH)).
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found` when `scope` has no such webhook; `internal_error`.
+    pub async fn delivery_history(
+        &self,
+        scope: &Scope,
+        webhook_id: &str,
+        state: Option<DeliveryState>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<QueuedDelivery>, Error> {
+        let webhook = self.webhook(scope, webhook_id).await?;
+        let after = after.map(str::parse::<DeliveryId>).transpose()?;
+        Ok(self
+            .store()
+            .deliveries(scope, webhook.id(), state, after.as_ref(), limit)
+            .await?)
+    }
+
+    /// The attempts of the delivery `delivery_id` of `scope`, in order.
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found`; `internal_error`.
+    pub async fn delivery_attempts(
+        &self,
+        scope: &Scope,
+        delivery_id: &str,
+    ) -> Result<Vec<AttemptRecord>, Error> {
+        let id: DeliveryId = delivery_id.parse()?;
+        Ok(self.store().attempts(scope, &id).await?)
+    }
+
+    /// Sends the delivery `delivery_id` of `scope` again now: one manual attempt for a
+    /// delivered, failed or cancelled one; a pending one is only hurried.
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found`; `conflict` while a worker is attempting it;
+    /// `internal_error`.
+    pub async fn resend(&self, scope: &Scope, delivery_id: &str) -> Result<(), Error> {
+        let id: DeliveryId = delivery_id.parse()?;
+        Ok(self.store().redeliver(scope, &id, Utc::now()).await?)
+    }
+
+    /// Gives the failed deliveries of the webhook `webhook_id` of `scope` enqueued since
+    /// `since` one manual attempt each, oldest first, at most `limit` (itself at most
+    /// [`MAX_BATCH`](crate::MAX_BATCH)); answers how many.
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found` when `scope` has no such webhook; `internal_error`.
+    pub async fn recover(
+        &self,
+        scope: &Scope,
+        webhook_id: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<usize, Error> {
+        let webhook = self.webhook(scope, webhook_id).await?;
+        Ok(self
+            .store()
+            .recover(scope, webhook.id(), since, Utc::now(), limit)
+            .await?)
+    }
+
+    /// Cancels the delivery `delivery_id` of `scope` (see
+    /// [`DeliveryStore::cancel`](crate::DeliveryStore::cancel)).
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found`; `internal_error`.
+    pub async fn cancel_delivery(&self, scope: &Scope, delivery_id: &str) -> Result<(), Error> {
+        let id: DeliveryId = delivery_id.parse()?;
+        Ok(self.store().cancel(scope, &id, Utc::now()).await?)
     }
 }
