@@ -489,6 +489,73 @@ async fn with_a_proxy_the_destination_is_still_checked_before_anything_is_sent()
     assert!(accepted.is_err(), "the proxy was not contacted");
 }
 
+/// A minimal egress proxy on 127.0.0.2: reads one `CONNECT host:port` request, sends the
+/// tunnel to 127.0.0.1:port whatever the host, and reports the request line. Its URL names
+/// it `proxy.example.test`.
+async fn connect_proxy() -> (String, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("http://proxy.example.test:{port}");
+    let (report, reported) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut client, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 4096 {
+            let mut byte = [0; 1];
+            client.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let line = head.lines().next().unwrap().to_owned();
+        let port = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap();
+        let mut upstream =
+            tokio::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()))
+                .await
+                .unwrap();
+        client.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        report.send(line).unwrap();
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    });
+    (url, reported)
+}
+
+#[tokio::test]
+async fn an_explicit_proxy_carries_the_delivery_through_a_connect_tunnel() {
+    let cert = cert();
+    let secret = Secret::generate();
+    let receiver = Receiver::start(&cert, Reply::Verify(Verifier::from_secret(&secret), 204)).await;
+    let (proxy, connect_line) = connect_proxy().await;
+    // The proxy's name resolves to 127.0.0.2, which is not allowed: its own address is
+    // configuration, not checked. The destination (127.0.0.1, allowed) is checked before
+    // the tunnel is asked for.
+    let resolver = StaticResolver::new()
+        .with(HOST, [LOOPBACK])
+        .with("proxy.example.test", ["127.0.0.2".parse().unwrap()]);
+    let transport = HttpsTransport::builder()
+        .resolver(resolver)
+        .add_root_certificates_pem(cert.pem.as_bytes())
+        .allow_network("127.0.0.1".parse().unwrap())
+        .proxy(proxy)
+        .build()
+        .unwrap();
+    let attempt = transport
+        .attempt(&signed(&url(&receiver), &secret, BODY))
+        .await;
+    assert_eq!(attempt.outcome(), Outcome::Delivered, "{attempt:?}");
+    assert_eq!(
+        connect_line.await.unwrap(),
+        format!("CONNECT {HOST}:{} HTTP/1.1", receiver.port())
+    );
+    assert!(receiver.seen()[0].verified);
+}
+
 #[tokio::test]
 async fn no_proxy_is_taken_from_the_environment() {
     // Proxy variables pointing at a dead port would break the attempt if they were read.
