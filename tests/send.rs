@@ -10,13 +10,16 @@
 mod https;
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use chrono::Utc;
 use https::{Cert, Receiver, Reply, signed};
 use webhook_kit::send::{
-    HttpsTransport, MAX_RESPONSE_BODY, StaticResolver, TransportBuilder, USER_AGENT,
+    HttpsTransport, MAX_RESPONSE_BODY, Resolve, Resolving, StaticResolver, TransportBuilder,
+    USER_AGENT,
 };
 use webhook_kit::{Attempt, Delivery, ErrorKind, Outcome, Secret, Transport, Verifier};
 
@@ -385,6 +388,46 @@ async fn a_name_resolving_to_loopback_is_refused_by_default_and_delivered_when_a
     let delivered = transport(&cert).attempt(&delivery).await;
     assert_eq!(delivered.outcome(), Outcome::Delivered, "{delivered:?}");
     assert_eq!(receiver.seen().len(), 1);
+}
+
+/// A resolver that counts its look-ups and answers a different address each time: first
+/// 127.0.0.1, then 127.0.0.2 (as a rebinding name server would).
+struct Rebinding(Arc<AtomicUsize>);
+
+impl Resolve for Rebinding {
+    fn resolve(&self, _host: &str) -> Resolving {
+        let call = self.0.fetch_add(1, Ordering::SeqCst);
+        let address: IpAddr = if call == 0 {
+            LOOPBACK
+        } else {
+            "127.0.0.2".parse().unwrap()
+        };
+        Box::pin(async move { Ok(vec![address]) })
+    }
+}
+
+#[tokio::test]
+async fn the_checked_addresses_are_the_ones_connected_to_after_one_look_up() {
+    let cert = cert();
+    let receiver = Receiver::start(&cert, Reply::status(204)).await;
+    let lookups = Arc::new(AtomicUsize::new(0));
+    // Only 127.0.0.1 is allowed: a second look-up would answer 127.0.0.2 and be refused.
+    let transport = HttpsTransport::builder()
+        .resolver(Rebinding(Arc::clone(&lookups)))
+        .add_root_certificates_pem(cert.pem.as_bytes())
+        .allow_network("127.0.0.1".parse().unwrap())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let attempt = transport.attempt(&delivery(&receiver)).await;
+        assert_eq!(attempt.outcome(), Outcome::Delivered, "{attempt:?}");
+        assert_eq!(attempt.remote_addr(), Some(receiver.addr));
+    }
+    assert_eq!(
+        lookups.load(Ordering::SeqCst),
+        1,
+        "one look-up, then the pooled connection"
+    );
 }
 
 #[tokio::test]
