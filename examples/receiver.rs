@@ -152,11 +152,19 @@ mod tests {
         url
     }
 
+    /// A plain-HTTP client. With the `send` feature in the build, reqwest's TLS comes
+    /// without a crypto provider (the transport brings its own), so one is installed as the
+    /// process default first.
+    fn client() -> reqwest::Client {
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    }
+
     /// Posts `body` with the headers `signer` makes for `BODY`: a different `body` is a
     /// tampered delivery.
     async fn post(url: &str, signer: &Signer, id: &str, body: &[u8]) -> (u16, String) {
         let signed = signer.headers_now(id, BODY).unwrap();
-        let mut request = reqwest::Client::new().post(url).body(body.to_vec());
+        let mut request = client().post(url).body(body.to_vec());
         for (name, value) in signed.pairs() {
             request = request.header(name, value);
         }
@@ -188,12 +196,7 @@ mod tests {
         assert_eq!(status, 401);
         assert!(answer.contains("signature_mismatch"), "{answer}");
 
-        let unsigned = reqwest::Client::new()
-            .post(&url)
-            .body(BODY)
-            .send()
-            .await
-            .unwrap();
+        let unsigned = client().post(&url).body(BODY).send().await.unwrap();
         assert_eq!(unsigned.status().as_u16(), 401);
         assert!(unsigned.text().await.unwrap().contains("header_missing"));
     }

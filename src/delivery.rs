@@ -151,6 +151,21 @@ impl Delivery {
         })
     }
 
+    /// `event` signed for `webhook` at `timestamp` (Unix seconds) with the secrets that sign
+    /// then, whether or not the webhook would get the event: for a caller that already chose
+    /// the webhook (the command line's `send`, a custom router).
+    /// [`Webhooks::deliveries`] is the usual way, which routes first.
+    ///
+    /// # Errors
+    ///
+    /// [`DeliveryError::InvalidTimestamp`] when `timestamp` is negative or past what a date
+    /// can hold; [`DeliveryError::Secrets`] for a webhook with more secrets than the model
+    /// allows.
+    pub fn new(webhook: Webhook, event: &Event, timestamp: i64) -> Result<Self, DeliveryError> {
+        let at = instant(timestamp)?;
+        Self::sign(webhook, event, timestamp, at)
+    }
+
     /// The webhook it is for.
     pub fn webhook_id(&self) -> &WebhookId {
         &self.webhook_id
@@ -248,9 +263,14 @@ impl Delivery {
     ///
     /// [`UnsendableUrl`] when the URL does not parse, which no URL accepted by a policy does.
     pub fn request_url(&self) -> Result<String, UnsendableUrl> {
+        self.parsed_request_url().map(String::from)
+    }
+
+    /// [`request_url`](Self::request_url), parsed.
+    pub(crate) fn parsed_request_url(&self) -> Result<::url::Url, UnsendableUrl> {
         let mut url = ::url::Url::parse(self.url.as_str()).map_err(|_| UnsendableUrl)?;
         url.set_fragment(None);
-        Ok(url.into())
+        Ok(url)
     }
 
     /// The delivery as an `http::Request`: `POST` to the [`request_url`](Self::request_url),

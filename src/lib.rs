@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod account;
+mod attempt;
 mod delivery;
 mod error;
 mod event;
@@ -9,6 +10,9 @@ mod id;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod seal;
 mod secret;
+#[cfg(feature = "send")]
+#[cfg_attr(docsrs, doc(cfg(feature = "send")))]
+pub mod send;
 mod service;
 mod signature;
 mod store;
@@ -17,6 +21,7 @@ mod webhook;
 mod wire;
 
 pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_IDS};
+pub use attempt::{Attempt, AttemptError, ErrorKind, Outcome, Transport};
 pub use delivery::{CONTENT_TYPE, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl};
 pub use error::{Error, ErrorBody, MAX_ECHOED_CHARS};
 pub use event::Event;

@@ -63,6 +63,10 @@ impl Sender {
     /// A sender whose webhooks point at `listener`'s port.
     fn new(listener: &tokio::net::TcpListener) -> Self {
         let addr = listener.local_addr().unwrap();
+        // With the `send` feature in the build, reqwest's TLS comes without a crypto
+        // provider (the transport brings its own): a client that only speaks plain HTTP
+        // still needs a process default to be built.
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .resolve(HOST, addr)
             .build()

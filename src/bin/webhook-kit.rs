@@ -1,5 +1,5 @@
-//! `webhook-kit`: make secrets, sign and verify Standard Webhooks deliveries, and check
-//! webhook URLs from the command line.
+//! `webhook-kit`: make secrets, sign and verify Standard Webhooks deliveries, check
+//! webhook URLs, and (with feature `send`) send one delivery, from the command line.
 //!
 //! Exit status: 0 on success; 1 when a check fails or an input is refused (the error's
 //! code is printed); 2 on a usage error; 3 when the body cannot be read or the output
@@ -95,6 +95,11 @@ enum Command {
         /// The URL to check.
         url: String,
     },
+    /// Sign a body and make one delivery attempt to URL over HTTPS, through the same
+    /// transport and destination guard as the library: print the outcome code, the status
+    /// (`-` without a response) and the duration; exit 0 when delivered, 1 otherwise.
+    #[cfg(feature = "send")]
+    Send(send::Args),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +123,8 @@ fn main() -> ExitCode {
             }
             ExitCode::from(EXIT_IO)
         }
+        #[cfg(feature = "send")]
+        Err(Failure::NotDelivered) => ExitCode::from(EXIT_REFUSED),
     }
 }
 
@@ -134,6 +141,9 @@ enum Failure {
     Input(io::Error),
     /// The output could not be written.
     Output(io::Error),
+    /// `send` printed its attempt, which did not deliver.
+    #[cfg(feature = "send")]
+    NotDelivered,
 }
 
 fn run(command: Command, out: &mut impl Write) -> Result<(), Failure> {
@@ -194,6 +204,8 @@ fn run(command: Command, out: &mut impl Write) -> Result<(), Failure> {
                 .map_err(|e| Failure::Code(e.code()))?;
             print(format_args!("ok"))?;
         }
+        #[cfg(feature = "send")]
+        Command::Send(args) => send::run(args, out)?,
     }
     Ok(())
 }
@@ -251,6 +263,123 @@ fn read_body(file: Option<PathBuf>) -> Result<Vec<u8>, Failure> {
             io::stdin().read_to_end(&mut body).map_err(Failure::Input)?;
             Ok(body)
         }
+    }
+}
+
+/// `webhook-kit send`: one attempt through `HttpsTransport`.
+#[cfg(feature = "send")]
+mod send {
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use webhook_kit::send::{DEFAULT_CONNECT_TIMEOUT, HttpsTransport, InvalidNetwork, Network};
+    use webhook_kit::{
+        AccountFilter, AccountType, Delivery, Event, EventId, InvalidId, Outcome, Scope, Transport,
+        UrlError, Webhook, WebhookId, WebhookParts,
+    };
+
+    use super::{Failure, SecretText, parse_secrets, read_body, report, secret_text};
+
+    /// The options of `send`.
+    #[derive(clap::Args)]
+    pub struct Args {
+        /// The receiver's `whsec_…` secret. Or set `WEBHOOK_SECRET`, which keeps it out of
+        /// `ps`. When several are given, the first signs.
+        #[arg(long = "secret", value_parser = secret_text, value_delimiter = ' ')]
+        secrets: Vec<SecretText>,
+        /// The message id (`webhook-id`); a new one when absent.
+        #[arg(long, allow_hyphen_values = true)]
+        id: Option<String>,
+        /// A network (CIDR, or one address) to allow besides public addresses, such as
+        /// 127.0.0.1/32 for a receiver on this machine; repeat for several.
+        #[arg(long = "allow-net", value_name = "CIDR")]
+        allow_net: Vec<String>,
+        /// A PEM file of certificates to trust besides the system's (a private CA, a
+        /// self-signed receiver).
+        #[arg(long = "root-cert", value_name = "PEM")]
+        root_cert: Option<PathBuf>,
+        /// The total timeout in seconds, at most 60 (default 15).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// Where to send: an `https` URL as a webhook would be registered with.
+        url: String,
+        /// The body; read from standard input when absent.
+        file: Option<PathBuf>,
+    }
+
+    /// Builds the transport and the delivery, makes the attempt and prints it to `out`.
+    pub fn run(args: Args, out: &mut impl Write) -> Result<(), Failure> {
+        let mut builder = HttpsTransport::builder();
+        for text in &args.allow_net {
+            let network: Network = text
+                .parse()
+                .map_err(|e: InvalidNetwork| Failure::Code(e.code()))?;
+            builder = builder.allow_network(network);
+        }
+        if let Some(path) = &args.root_cert {
+            // An unreadable file is as useless as an unparsable one.
+            let pem = std::fs::read(path).map_err(|_| Failure::Code("certificate_invalid"))?;
+            builder = builder.add_root_certificates_pem(&pem);
+        }
+        if let Some(seconds) = args.timeout {
+            let timeout = Duration::from_secs(seconds);
+            builder = builder
+                .timeout(timeout)
+                .connect_timeout(timeout.min(DEFAULT_CONNECT_TIMEOUT));
+        }
+        let transport = builder.build().map_err(|e| Failure::Code(e.code()))?;
+
+        let secret = parse_secrets(args.secrets, "send")?
+            .into_iter()
+            .next()
+            .ok_or(Failure::Code("secret_invalid"))?;
+        let url = args
+            .url
+            .parse()
+            .map_err(|e: UrlError| Failure::Code(e.code()))?;
+        let id = match &args.id {
+            Some(id) => id.parse().map_err(|e: InvalidId| Failure::Code(e.code()))?,
+            None => EventId::generate(),
+        };
+        let body = read_body(args.file)?;
+        let scope = Scope::new(name("org_cli")?, AccountType::Live);
+        let webhook = Webhook::from_parts(WebhookParts::new(
+            WebhookId::generate(),
+            scope.clone(),
+            url,
+            true,
+            AccountFilter::all(),
+            chrono::Utc::now(),
+            secret,
+        ));
+        let event = Event::new(id, scope, name("acc_cli")?, body);
+        let delivery = Delivery::new(webhook, &event, chrono::Utc::now().timestamp())
+            .map_err(|e| Failure::Code(e.code()))?;
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|_| Failure::Code("internal_error"))?;
+        let attempt = runtime.block_on(transport.attempt(&delivery));
+        let status = attempt
+            .status()
+            .map_or_else(|| "-".to_owned(), |status| status.to_string());
+        let millis = attempt.duration().as_millis();
+        writeln!(out, "{} {status} {millis}ms", attempt.code()).map_err(Failure::Output)?;
+        if let Some(error) = attempt.error() {
+            report(format_args!("{error}"));
+        }
+        if attempt.outcome() == Outcome::Delivered {
+            Ok(())
+        } else {
+            Err(Failure::NotDelivered)
+        }
+    }
+
+    /// A fixed organisation or account id, which always parses.
+    fn name<T: std::str::FromStr<Err = InvalidId>>(text: &str) -> Result<T, Failure> {
+        text.parse().map_err(|e: InvalidId| Failure::Code(e.code()))
     }
 }
 
