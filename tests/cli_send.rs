@@ -14,13 +14,19 @@ const BIN: &str = env!("CARGO_BIN_EXE_webhook-kit");
 /// Runs the binary with `args` off the runtime's thread (which serves the receiver), the
 /// body from a file.
 async fn send(args: Vec<String>) -> Output {
+    send_with_env(args, None).await
+}
+
+/// The same with `WEBHOOK_SECRET` set to `secret`, or removed when `None`.
+async fn send_with_env(args: Vec<String>, secret: Option<String>) -> Output {
     tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .arg("send")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        let mut command = Command::new(BIN);
+        command.arg("send").args(args).stdin(Stdio::null());
+        match secret {
+            Some(secret) => command.env("WEBHOOK_SECRET", secret),
+            None => command.env_remove("WEBHOOK_SECRET"),
+        };
+        command.output().unwrap()
     })
     .await
     .unwrap()
@@ -143,4 +149,25 @@ async fn bad_settings_print_their_code() {
     let output = send(args).await;
     assert_eq!(stdout(&output).trim(), "url_invalid");
     assert_eq!(receiver.connections(), 0);
+}
+
+#[tokio::test]
+async fn the_secret_can_come_from_the_environment_and_is_required() {
+    let setup = setup();
+    let verifier = Verifier::from_secret(&setup.secret);
+    let receiver = Receiver::start(&setup.cert, Reply::Verify(verifier, 204)).await;
+    let mut args = setup.args(&receiver, &["--allow-net", "127.0.0.1"]);
+    args.drain(..2); // no --secret
+    let secret = setup.secret.expose_secret().to_owned();
+    let output = send_with_env(args.clone(), Some(secret)).await;
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert!(receiver.seen()[0].verified);
+
+    let output = send_with_env(args, None).await;
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a usage error without a secret"
+    );
+    assert_eq!(receiver.seen().len(), 1);
 }

@@ -10,13 +10,16 @@
 mod https;
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use chrono::Utc;
 use https::{Cert, Receiver, Reply, signed};
 use webhook_kit::send::{
-    HttpsTransport, MAX_RESPONSE_BODY, StaticResolver, TransportBuilder, USER_AGENT,
+    HttpsTransport, MAX_RESPONSE_BODY, Resolve, Resolving, StaticResolver, TransportBuilder,
+    USER_AGENT,
 };
 use webhook_kit::{Attempt, Delivery, ErrorKind, Outcome, Secret, Transport, Verifier};
 
@@ -387,6 +390,46 @@ async fn a_name_resolving_to_loopback_is_refused_by_default_and_delivered_when_a
     assert_eq!(receiver.seen().len(), 1);
 }
 
+/// A resolver that counts its look-ups and answers a different address each time: first
+/// 127.0.0.1, then 127.0.0.2 (as a rebinding name server would).
+struct Rebinding(Arc<AtomicUsize>);
+
+impl Resolve for Rebinding {
+    fn resolve(&self, _host: &str) -> Resolving {
+        let call = self.0.fetch_add(1, Ordering::SeqCst);
+        let address: IpAddr = if call == 0 {
+            LOOPBACK
+        } else {
+            "127.0.0.2".parse().unwrap()
+        };
+        Box::pin(async move { Ok(vec![address]) })
+    }
+}
+
+#[tokio::test]
+async fn the_checked_addresses_are_the_ones_connected_to_after_one_look_up() {
+    let cert = cert();
+    let receiver = Receiver::start(&cert, Reply::status(204)).await;
+    let lookups = Arc::new(AtomicUsize::new(0));
+    // Only 127.0.0.1 is allowed: a second look-up would answer 127.0.0.2 and be refused.
+    let transport = HttpsTransport::builder()
+        .resolver(Rebinding(Arc::clone(&lookups)))
+        .add_root_certificates_pem(cert.pem.as_bytes())
+        .allow_network("127.0.0.1".parse().unwrap())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let attempt = transport.attempt(&delivery(&receiver)).await;
+        assert_eq!(attempt.outcome(), Outcome::Delivered, "{attempt:?}");
+        assert_eq!(attempt.remote_addr(), Some(receiver.addr));
+    }
+    assert_eq!(
+        lookups.load(Ordering::SeqCst),
+        1,
+        "one look-up, then the pooled connection"
+    );
+}
+
 #[tokio::test]
 async fn one_private_address_among_public_ones_refuses_the_name() {
     let cert = cert();
@@ -487,6 +530,73 @@ async fn with_a_proxy_the_destination_is_still_checked_before_anything_is_sent()
     // Nothing reached the proxy: an accept would be ready at once.
     let accepted = tokio::time::timeout(Duration::from_millis(100), proxy.accept()).await;
     assert!(accepted.is_err(), "the proxy was not contacted");
+}
+
+/// A minimal egress proxy on 127.0.0.2: reads one `CONNECT host:port` request, sends the
+/// tunnel to 127.0.0.1:port whatever the host, and reports the request line. Its URL names
+/// it `proxy.example.test`.
+async fn connect_proxy() -> (String, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("http://proxy.example.test:{port}");
+    let (report, reported) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut client, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 4096 {
+            let mut byte = [0; 1];
+            client.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let line = head.lines().next().unwrap().to_owned();
+        let port = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap();
+        let mut upstream =
+            tokio::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()))
+                .await
+                .unwrap();
+        client.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        report.send(line).unwrap();
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    });
+    (url, reported)
+}
+
+#[tokio::test]
+async fn an_explicit_proxy_carries_the_delivery_through_a_connect_tunnel() {
+    let cert = cert();
+    let secret = Secret::generate();
+    let receiver = Receiver::start(&cert, Reply::Verify(Verifier::from_secret(&secret), 204)).await;
+    let (proxy, connect_line) = connect_proxy().await;
+    // The proxy's name resolves to 127.0.0.2, which is not allowed: its own address is
+    // configuration, not checked. The destination (127.0.0.1, allowed) is checked before
+    // the tunnel is asked for.
+    let resolver = StaticResolver::new()
+        .with(HOST, [LOOPBACK])
+        .with("proxy.example.test", ["127.0.0.2".parse().unwrap()]);
+    let transport = HttpsTransport::builder()
+        .resolver(resolver)
+        .add_root_certificates_pem(cert.pem.as_bytes())
+        .allow_network("127.0.0.1".parse().unwrap())
+        .proxy(proxy)
+        .build()
+        .unwrap();
+    let attempt = transport
+        .attempt(&signed(&url(&receiver), &secret, BODY))
+        .await;
+    assert_eq!(attempt.outcome(), Outcome::Delivered, "{attempt:?}");
+    assert_eq!(
+        connect_line.await.unwrap(),
+        format!("CONNECT {HOST}:{} HTTP/1.1", receiver.port())
+    );
+    assert!(receiver.seen()[0].verified);
 }
 
 #[tokio::test]

@@ -124,7 +124,7 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_IO)
         }
         #[cfg(feature = "send")]
-        Err(Failure::Reported) => ExitCode::FAILURE,
+        Err(Failure::NotDelivered) => ExitCode::from(EXIT_REFUSED),
     }
 }
 
@@ -141,9 +141,9 @@ enum Failure {
     Input(io::Error),
     /// The output could not be written.
     Output(io::Error),
-    /// The command printed its own result and fails without a code (`send` not delivered).
+    /// `send` printed its attempt, which did not deliver.
     #[cfg(feature = "send")]
-    Reported,
+    NotDelivered,
 }
 
 fn run(command: Command, out: &mut impl Write) -> Result<(), Failure> {
@@ -205,7 +205,7 @@ fn run(command: Command, out: &mut impl Write) -> Result<(), Failure> {
             print(format_args!("ok"))?;
         }
         #[cfg(feature = "send")]
-        Command::Send(args) => send::run(args)?,
+        Command::Send(args) => send::run(args, out)?,
     }
     Ok(())
 }
@@ -269,25 +269,27 @@ fn read_body(file: Option<PathBuf>) -> Result<Vec<u8>, Failure> {
 /// `webhook-kit send`: one attempt through `HttpsTransport`.
 #[cfg(feature = "send")]
 mod send {
+    use std::io::Write;
     use std::path::PathBuf;
     use std::time::Duration;
 
-    use webhook_kit::send::{HttpsTransport, Network};
+    use webhook_kit::send::{DEFAULT_CONNECT_TIMEOUT, HttpsTransport, InvalidNetwork, Network};
     use webhook_kit::{
-        AccountFilter, AccountType, Delivery, Event, EventId, Scope, Secret, Transport, Webhook,
-        WebhookId, WebhookParts,
+        AccountFilter, AccountType, Delivery, Event, EventId, InvalidId, Outcome, Scope, Transport,
+        UrlError, Webhook, WebhookId, WebhookParts,
     };
 
-    use super::{Failure, SecretText, parse_secrets, read_body, secret_text};
+    use super::{Failure, SecretText, parse_secrets, read_body, report, secret_text};
 
     /// The options of `send`.
     #[derive(clap::Args)]
     pub struct Args {
-        /// The receiver's `whsec_…` secret. Or set `WEBHOOK_SECRET`, which keeps it out of `ps`.
-        #[arg(long, value_parser = secret_text)]
-        secret: Option<SecretText>,
+        /// The receiver's `whsec_…` secret. Or set `WEBHOOK_SECRET`, which keeps it out of
+        /// `ps`. When several are given, the first signs.
+        #[arg(long = "secret", value_parser = secret_text, value_delimiter = ' ')]
+        secrets: Vec<SecretText>,
         /// The message id (`webhook-id`); a new one when absent.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         id: Option<String>,
         /// A network (CIDR, or one address) to allow besides public addresses, such as
         /// 127.0.0.1/32 for a receiver on this machine; repeat for several.
@@ -306,39 +308,38 @@ mod send {
         file: Option<PathBuf>,
     }
 
-    /// Builds the transport and the delivery, makes the attempt and prints it.
-    pub fn run(args: Args) -> Result<(), Failure> {
+    /// Builds the transport and the delivery, makes the attempt and prints it to `out`.
+    pub fn run(args: Args, out: &mut impl Write) -> Result<(), Failure> {
         let mut builder = HttpsTransport::builder();
         for text in &args.allow_net {
             let network: Network = text
                 .parse()
-                .map_err(|e: webhook_kit::send::InvalidNetwork| Failure::Code(e.code()))?;
+                .map_err(|e: InvalidNetwork| Failure::Code(e.code()))?;
             builder = builder.allow_network(network);
         }
         if let Some(path) = &args.root_cert {
-            let pem = std::fs::read(path).map_err(Failure::Input)?;
+            // An unreadable file is as useless as an unparsable one.
+            let pem = std::fs::read(path).map_err(|_| Failure::Code("certificate_invalid"))?;
             builder = builder.add_root_certificates_pem(&pem);
         }
         if let Some(seconds) = args.timeout {
             let timeout = Duration::from_secs(seconds);
             builder = builder
                 .timeout(timeout)
-                .connect_timeout(timeout.min(webhook_kit::send::DEFAULT_CONNECT_TIMEOUT));
+                .connect_timeout(timeout.min(DEFAULT_CONNECT_TIMEOUT));
         }
         let transport = builder.build().map_err(|e| Failure::Code(e.code()))?;
 
-        let secret: Secret = parse_secrets(args.secret.into_iter().collect(), "send")?
+        let secret = parse_secrets(args.secrets, "send")?
             .into_iter()
             .next()
             .ok_or(Failure::Code("secret_invalid"))?;
         let url = args
             .url
             .parse()
-            .map_err(|e: webhook_kit::UrlError| Failure::Code(e.code()))?;
+            .map_err(|e: UrlError| Failure::Code(e.code()))?;
         let id = match &args.id {
-            Some(id) => id
-                .parse()
-                .map_err(|e: webhook_kit::InvalidId| Failure::Code(e.code()))?,
+            Some(id) => id.parse().map_err(|e: InvalidId| Failure::Code(e.code()))?,
             None => EventId::generate(),
         };
         let body = read_body(args.file)?;
@@ -359,30 +360,26 @@ mod send {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(Failure::Input)?;
+            .map_err(|_| Failure::Code("internal_error"))?;
         let attempt = runtime.block_on(transport.attempt(&delivery));
         let status = attempt
             .status()
             .map_or_else(|| "-".to_owned(), |status| status.to_string());
-        println!(
-            "{} {status} {}ms",
-            attempt.code(),
-            attempt.duration().as_millis()
-        );
+        let millis = attempt.duration().as_millis();
+        writeln!(out, "{} {status} {millis}ms", attempt.code()).map_err(Failure::Output)?;
         if let Some(error) = attempt.error() {
-            eprintln!("webhook-kit: {error}");
+            report(format_args!("{error}"));
         }
-        if attempt.outcome() == webhook_kit::Outcome::Delivered {
+        if attempt.outcome() == Outcome::Delivered {
             Ok(())
         } else {
-            Err(Failure::Reported)
+            Err(Failure::NotDelivered)
         }
     }
 
     /// A fixed organisation or account id, which always parses.
-    fn name<T: std::str::FromStr<Err = webhook_kit::InvalidId>>(text: &str) -> Result<T, Failure> {
-        text.parse()
-            .map_err(|e: webhook_kit::InvalidId| Failure::Code(e.code()))
+    fn name<T: std::str::FromStr<Err = InvalidId>>(text: &str) -> Result<T, Failure> {
+        text.parse().map_err(|e: InvalidId| Failure::Code(e.code()))
     }
 }
 
