@@ -1,6 +1,7 @@
 //! End-to-end delivery through the queue against the bare transport, in the same run:
 //! enqueue to the receiver's `2xx`, 1 KiB bodies, a loopback HTTPS receiver that verifies
-//! each signature. Prints deliveries per second for each and the ratio to the bare rate.
+//! each signature; 16 tasks enqueue and the worker has 16 attempts in flight, as the bare
+//! transport has 16 requests in flight. Prints deliveries per second for each and the ratio to the bare rate.
 //!
 //! ```text
 //! flock /work/bench.lock cargo bench --all-features --bench queue
@@ -144,9 +145,17 @@ impl Flow {
                     .await
             }
         });
-        for event in &events {
-            webhooks.enqueue(event).await.expect("enqueue");
+        // Enqueued from CONCURRENCY tasks, as many request handlers of a service would.
+        let mut enqueuers = tokio::task::JoinSet::new();
+        for chunk in events.chunks(DELIVERIES.div_ceil(CONCURRENCY)) {
+            let (webhooks, chunk) = (webhooks.clone(), chunk.to_vec());
+            enqueuers.spawn(async move {
+                for event in &chunk {
+                    webhooks.enqueue(event).await.expect("enqueue");
+                }
+            });
         }
+        while enqueuers.join_next().await.is_some() {}
         let deadline = Instant::now() + Duration::from_secs(120);
         while self.receiver.seen().len() - before < DELIVERIES && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -161,6 +170,78 @@ impl Flow {
         );
         elapsed
     }
+}
+
+/// PostgreSQL under an offered load of `per_second` deliveries for `seconds`: the
+/// percentiles of the time from enqueue to the first attempt's start.
+async fn latency(
+    flow: &Flow,
+    store: PostgresStore,
+    per_second: u64,
+    seconds: u64,
+) -> Vec<Duration> {
+    let worker = DeliveryWorker::builder(store.clone(), transport(&flow.cert))
+        .concurrency(CONCURRENCY)
+        .batch_size(CONCURRENCY)
+        .poll_interval(Duration::from_millis(10))
+        .build()
+        .expect("worker");
+    let webhooks = Webhooks::new(store.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move {
+            worker
+                .run(async {
+                    stopped.await.ok();
+                })
+                .await
+        }
+    });
+    let total = per_second * seconds;
+    let mut ids = Vec::new();
+    let start = Instant::now();
+    for n in 0..total {
+        // Offer at a steady rate: wait for this event's moment.
+        let due = start + Duration::from_micros(n * 1_000_000 / per_second);
+        tokio::time::sleep_until(due.into()).await;
+        let event = Event::new(
+            EventId::generate(),
+            flow.scope.clone(),
+            "acc_1".parse().expect("acc"),
+            body(n as usize),
+        );
+        ids.extend(webhooks.enqueue(&event).await.expect("enqueue"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut waits = Vec::new();
+    for id in &ids {
+        loop {
+            let attempts = store.attempts(&flow.scope, id).await.expect("attempts");
+            if let Some(first) = attempts.first() {
+                let delivery = store
+                    .delivery(&flow.scope, id)
+                    .await
+                    .expect("delivery")
+                    .expect("stored");
+                waits.push(
+                    (first.started_at - delivery.created_at)
+                        .to_std()
+                        .unwrap_or_default(),
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "not attempted in time");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    stop.send(()).ok();
+    running.await.expect("worker");
+    waits.sort();
+    [50, 90, 99]
+        .iter()
+        .map(|p| waits[(waits.len() * p / 100).min(waits.len() - 1)])
+        .collect()
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -209,6 +290,8 @@ fn main() {
             }
             results[3].1.push(flow.queued(pg).await);
         }
+        let pg = PostgresStore::connect(&pg_url).await.expect("postgres");
+        let percentiles = latency(&flow, pg, 500, 4).await;
         let bare = rate(median(results[0].1.clone()));
         println!(
             "{DELIVERIES} deliveries of 1 KiB, {CONCURRENCY} in flight, median of {ROUNDS} rounds"
@@ -220,5 +303,10 @@ fn main() {
                 per_second / bare
             );
         }
+        println!(
+            "postgres, 500 deliveries/s offered for 4 s, enqueue to first attempt: \
+             p50 {:?}, p90 {:?}, p99 {:?}",
+            percentiles[0], percentiles[1], percentiles[2]
+        );
     });
 }
