@@ -1,7 +1,8 @@
 //! Signing and verifying speed against the `standardwebhooks` crate, a plain
 //! `Hmac<Sha256>` keyed per call, and plain SHA-256 of the body (the limit).
 //!
-//! `cargo bench --bench signing`; throughput is reported in bytes of body per second.
+//! `cargo bench --all-features --bench signing`; throughput is reported in bytes of body per
+//! second. Figures and targets: BENCHMARKS.md.
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;

@@ -24,10 +24,9 @@ use subtle::ConstantTimeEq as _;
 
 use crate::Secret;
 
-mod keyed;
-mod tag64;
+mod v1;
 
-use keyed::KeyedMac;
+use v1::KeyedMac;
 
 /// Name of the header that carries the message id.
 pub const HEADER_ID: &str = "webhook-id";
@@ -46,9 +45,7 @@ pub const MAX_SECRETS: usize = 8;
 /// How far a timestamp may be from the verifier's clock, in either direction, by default.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
-/// The signature version this crate produces and checks, with its comma.
-const VERSION_PREFIX: [u8; 3] = *b"v1,";
-use tag64::{ENCODED_LEN as TAG_B64_LEN, TAG_LEN};
+use v1::{ENCODED_LEN as TAG_B64_LEN, PREFIX as VERSION_PREFIX, TAG_LEN};
 /// Characters of one `v1,<base64>` token.
 const TOKEN_LEN: usize = VERSION_PREFIX.len() + TAG_B64_LEN;
 /// Digits of the longest `i64`.
@@ -326,9 +323,9 @@ impl fmt::Debug for Keys {
 
 /// Signs deliveries with one secret, or with several during a rotation overlap.
 ///
-/// Built once per secret set: the HMAC key schedule is computed here, not per delivery.
-/// Each delivery's id, timestamp and body are fed to SHA-256 without building the
-/// concatenated message; the body's whole blocks are hashed where they lie.
+/// Built once per secret set: the HMAC key schedule is computed here, not per delivery
+/// (each delivery runs on a copy of the keyed state). Each delivery's id, timestamp and
+/// body are fed to the MAC in parts, without building the concatenated message.
 ///
 /// ```
 /// use webhook_kit::{Secret, Signer};
@@ -382,12 +379,12 @@ impl Signer {
         // `v1,<base64>` per secret, separated by single spaces, written in place.
         let mut out = vec![b' '; self.keys.0.len() * (TOKEN_LEN + 1) - 1];
         for (mac, token) in self.keys.0.iter().zip(out.chunks_mut(TOKEN_LEN + 1)) {
-            let tag = mac.tag_message(id.as_bytes(), digits, body);
+            let tag = mac.tag(id.as_bytes(), digits, body);
             if let Some((prefix, encoded)) = token.split_first_chunk_mut::<3>()
                 && let Some((encoded, _)) = encoded.split_first_chunk_mut::<TAG_B64_LEN>()
             {
                 *prefix = VERSION_PREFIX;
-                tag64::encode(&tag, encoded);
+                v1::encode(&tag, encoded);
             }
         }
         // Base64 and the version are ASCII: this never fails, and never reallocates.
@@ -539,7 +536,7 @@ impl Verifier {
 
         let mut matched = subtle::Choice::from(0);
         for mac in &self.keys.0 {
-            let expected = mac.tag_message(id, timestamp_text, body);
+            let expected = mac.tag(id, timestamp_text, body);
             for candidate in candidates {
                 matched |= tags_equal(&expected, candidate);
             }
@@ -609,7 +606,7 @@ fn parse_signatures(
             continue; // empty or truncated: can never match
         }
         if let Some(slot) = out.get_mut(count)
-            && let Some(tag) = tag64::decode(encoded)
+            && let Some(tag) = v1::decode(encoded)
         {
             *slot = tag;
             count += 1;
