@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use webhook_kit::{DestinationPolicy, Secret, Signer, Verifier};
+use webhook_kit::{DestinationPolicy, PublicKey, Secret, Signer, SigningKey, Verifier};
 
 /// The environment variable read for `--secret` when the option is absent.
 const SECRET_ENV: &str = "WEBHOOK_SECRET";
@@ -27,13 +27,21 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print a new secret (`whsec_…`, 32 random bytes).
-    Secret,
+    Secret {
+        /// Print a new Ed25519 signing key (`whsk_…`, for `sign --key`) and, on the next
+        /// line, its public key (`whpk_…`, for `verify --public-key`) instead.
+        #[arg(long)]
+        ed25519: bool,
+    },
     /// Print the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers for a body.
     Sign {
         /// A `whsec_…` secret; repeat during a rotation, newest first. Or set
         /// `WEBHOOK_SECRET` (several space-separated), which keeps secrets out of `ps`.
-        #[arg(long = "secret", required = true, env = SECRET_ENV, value_delimiter = ' ', hide_env_values = true)]
+        #[arg(long = "secret", required_unless_present = "keys", env = SECRET_ENV, value_delimiter = ' ', hide_env_values = true)]
         secrets: Vec<String>,
+        /// A `whsk_…` Ed25519 signing key (a `v1a` signature, after the `v1` ones); repeatable.
+        #[arg(long = "key")]
+        keys: Vec<String>,
         /// The message id (visible ASCII, no `.`).
         #[arg(long)]
         id: String,
@@ -47,8 +55,11 @@ enum Command {
     Verify {
         /// A `whsec_…` secret; repeat to accept any of several. Or set `WEBHOOK_SECRET`
         /// (several space-separated), which keeps secrets out of `ps`.
-        #[arg(long = "secret", required = true, env = SECRET_ENV, value_delimiter = ' ', hide_env_values = true)]
+        #[arg(long = "secret", required_unless_present = "public_keys", env = SECRET_ENV, value_delimiter = ' ', hide_env_values = true)]
         secrets: Vec<String>,
+        /// A `whpk_…` Ed25519 public key, accepting `v1a` signatures; repeatable.
+        #[arg(long = "public-key")]
+        public_keys: Vec<String>,
         /// The `webhook-id` header value.
         #[arg(long)]
         id: String,
@@ -99,17 +110,21 @@ enum Failure {
 
 fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Secret => {
+        Command::Secret { ed25519: false } => {
             println!("{}", Secret::generate().expose_secret());
+        }
+        Command::Secret { ed25519: true } => {
+            let key = SigningKey::generate();
+            println!("{}\n{}", key.expose_secret(), key.public_key());
         }
         Command::Sign {
             secrets,
+            keys,
             id,
             timestamp,
             file,
         } => {
-            let signer =
-                Signer::new(&parse_secrets(&secrets)?).map_err(|e| Failure::Code(e.code()))?;
+            let signer = signer(&parse_secrets(&secrets)?, &parse_keys::<SigningKey>(&keys)?)?;
             let body = read_body(file)?;
             let headers = match timestamp {
                 Some(timestamp) => signer.headers(&id, timestamp, &body),
@@ -122,6 +137,7 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Verify {
             secrets,
+            public_keys,
             id,
             timestamp,
             signature,
@@ -129,8 +145,10 @@ fn run(command: Command) -> Result<(), Failure> {
             tolerance,
             file,
         } => {
-            let mut verifier =
-                Verifier::new(&parse_secrets(&secrets)?).map_err(|e| Failure::Code(e.code()))?;
+            let mut verifier = verifier(
+                &parse_secrets(&secrets)?,
+                &parse_keys::<PublicKey>(&public_keys)?,
+            )?;
             if let Some(seconds) = tolerance {
                 verifier = verifier.with_tolerance(Duration::from_secs(seconds));
             }
@@ -162,6 +180,41 @@ fn parse_secrets(texts: &[String]) -> Result<Vec<Secret>, Failure> {
         .iter()
         .map(|text| text.parse::<Secret>().map_err(|e| Failure::Code(e.code())))
         .collect()
+}
+
+fn parse_keys<K: std::str::FromStr<Err = webhook_kit::Ed25519KeyError>>(
+    texts: &[String],
+) -> Result<Vec<K>, Failure> {
+    texts
+        .iter()
+        .map(|text| text.parse::<K>().map_err(|e| Failure::Code(e.code())))
+        .collect()
+}
+
+/// A signer for the secrets (newest first), then the Ed25519 keys.
+fn signer(secrets: &[Secret], keys: &[SigningKey]) -> Result<Signer, Failure> {
+    let code = |e: webhook_kit::SecretsError| Failure::Code(e.code());
+    let (mut signer, keys) = match (secrets.is_empty(), keys.split_first()) {
+        (true, Some((first, rest))) => (Signer::from_signing_key(first), rest),
+        _ => (Signer::new(secrets).map_err(code)?, keys),
+    };
+    for key in keys {
+        signer = signer.with_signing_key(key).map_err(code)?;
+    }
+    Ok(signer)
+}
+
+/// A verifier for the secrets and the Ed25519 public keys.
+fn verifier(secrets: &[Secret], keys: &[PublicKey]) -> Result<Verifier, Failure> {
+    let code = |e: webhook_kit::SecretsError| Failure::Code(e.code());
+    let (mut verifier, keys) = match (secrets.is_empty(), keys.split_first()) {
+        (true, Some((first, rest))) => (Verifier::from_public_key(first), rest),
+        _ => (Verifier::new(secrets).map_err(code)?, keys),
+    };
+    for key in keys {
+        verifier = verifier.with_public_key(key).map_err(code)?;
+    }
+    Ok(verifier)
 }
 
 fn read_body(file: Option<PathBuf>) -> Result<Vec<u8>, Failure> {
