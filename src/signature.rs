@@ -22,6 +22,8 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use subtle::ConstantTimeEq as _;
 
 use crate::{PublicKey, Secret, SigningKey};
@@ -481,7 +483,7 @@ impl Signer {
                 && let Some((encoded, _)) = encoded.split_first_chunk_mut::<TAG_B64_LEN>()
             {
                 *prefix = VERSION_PREFIX;
-                v1::encode(&tag, encoded);
+                encode_base64(&tag, encoded);
             }
         }
         for (key, token) in self
@@ -495,7 +497,7 @@ impl Signer {
                 && let Some((encoded, _)) = encoded.split_first_chunk_mut::<{ v1a::ENCODED_LEN }>()
             {
                 *prefix = v1a::PREFIX;
-                v1a::encode(&signature, encoded);
+                encode_base64(&signature, encoded);
             }
         }
         // Base64 and the version are ASCII: this never fails, and never reallocates.
@@ -787,7 +789,8 @@ fn parse_signatures(
             && let Some(encoded) = token.strip_prefix(&v1a::PREFIX)
         {
             if let Some(slot) = v1a_out.get_mut(v1a_count)
-                && let Some(signature) = v1a::decode(encoded)
+                && let Some(signature) =
+                    decode_base64::<{ v1a::SIGNATURE_LEN }, { v1a::ENCODED_LEN }>(encoded)
             {
                 *slot = signature;
                 v1a_count += 1;
@@ -801,7 +804,7 @@ fn parse_signatures(
             continue; // empty or truncated: can never match
         }
         if let Some(slot) = out.get_mut(count)
-            && let Some(tag) = v1::decode(encoded)
+            && let Some(tag) = decode_base64::<TAG_LEN, TAG_B64_LEN>(encoded)
         {
             *slot = tag;
             count += 1;
@@ -833,6 +836,27 @@ fn name_matches(key: &str, name: &str) -> bool {
             .zip(name.bytes())
             .fold(0, |diff, (k, n)| diff | (k.to_ascii_lowercase() ^ n))
             == 0
+}
+
+/// Writes the padded base64 of `bytes` into `out`, which has exactly its length.
+fn encode_base64<const N: usize, const E: usize>(bytes: &[u8; N], out: &mut [u8; E]) {
+    // `out` has exactly the encoded length, so this cannot fail.
+    let written = STANDARD.encode_slice(bytes, out);
+    debug_assert_eq!(written, Ok(E));
+}
+
+/// The `N` bytes whose canonical padded base64 is `text`, which must be `E` characters;
+/// `None` for any other text (wrong length, a character outside the alphabet, missing
+/// padding, non-zero padding bits).
+fn decode_base64<const N: usize, const E: usize>(text: &[u8]) -> Option<[u8; N]> {
+    if text.len() != E {
+        return None;
+    }
+    let mut bytes = [0u8; N];
+    match STANDARD.decode_slice(text, &mut bytes) {
+        Ok(len) if len == N => Some(bytes),
+        _ => None,
+    }
 }
 
 /// Constant-time equality of two tags: every byte is read, whatever differs.

@@ -1,8 +1,6 @@
-//! The `v1` scheme: HMAC-SHA256 of `"{id}.{timestamp}.{body}"` (the `hmac` crate), its tag
-//! in padded base64 (the `base64` crate), both on the stack.
+//! The `v1` scheme: HMAC-SHA256 of `"{id}.{timestamp}.{body}"` (the `hmac` crate). Its
+//! tag travels in padded base64, encoded and decoded on the stack by the parent module.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::Sha256;
 
@@ -33,25 +31,5 @@ impl KeyedMac {
             mac.update(part);
         }
         mac.finalize().into_bytes().into()
-    }
-}
-
-/// Writes the padded base64 of `tag` into `out`.
-pub(super) fn encode(tag: &[u8; TAG_LEN], out: &mut [u8; ENCODED_LEN]) {
-    // `out` has exactly the encoded length, so this cannot fail.
-    let written = STANDARD.encode_slice(tag, out);
-    debug_assert_eq!(written, Ok(ENCODED_LEN));
-}
-
-/// The tag whose canonical padded base64 is `text`; `None` for any other text (wrong
-/// length, a character outside the alphabet, missing padding, non-zero padding bits).
-pub(super) fn decode(text: &[u8]) -> Option<[u8; TAG_LEN]> {
-    if text.len() != ENCODED_LEN {
-        return None;
-    }
-    let mut tag = [0u8; TAG_LEN];
-    match STANDARD.decode_slice(text, &mut tag) {
-        Ok(TAG_LEN) => Some(tag),
-        _ => None,
     }
 }

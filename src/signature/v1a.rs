@@ -1,8 +1,7 @@
-//! The `v1a` scheme: Ed25519 (the `ed25519-dalek` crate) over `"{id}.{timestamp}.{body}"`,
-//! its 64-byte signature in padded base64 (the `base64` crate), both on the stack.
+//! The `v1a` scheme: Ed25519 (the `ed25519-dalek` crate) over `"{id}.{timestamp}.{body}"`.
+//! Its 64-byte signature travels in padded base64, encoded and decoded on the stack by the
+//! parent module.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::ed25519::signature::{MultipartSigner as _, MultipartVerifier as _};
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 
@@ -42,23 +41,4 @@ pub(super) fn verify(
         && key
             .multipart_verify(&[id, b".", timestamp, b".", body], &signature)
             .is_ok()
-}
-
-/// Writes the padded base64 of `signature` into `out`.
-pub(super) fn encode(signature: &[u8; SIGNATURE_LEN], out: &mut [u8; ENCODED_LEN]) {
-    // `out` has exactly the encoded length, so this cannot fail.
-    let written = STANDARD.encode_slice(signature, out);
-    debug_assert_eq!(written, Ok(ENCODED_LEN));
-}
-
-/// The signature whose canonical padded base64 is `text`; `None` for any other text.
-pub(super) fn decode(text: &[u8]) -> Option<[u8; SIGNATURE_LEN]> {
-    if text.len() != ENCODED_LEN {
-        return None;
-    }
-    let mut signature = [0u8; SIGNATURE_LEN];
-    match STANDARD.decode_slice(text, &mut signature) {
-        Ok(SIGNATURE_LEN) => Some(signature),
-        _ => None,
-    }
 }
