@@ -40,6 +40,16 @@ fn fastest(size: usize, functions: &mut [&mut dyn FnMut()]) -> Vec<f64> {
     best
 }
 
+/// A JSON-ish ASCII body of `size` bytes.
+fn body(size: usize) -> Vec<u8> {
+    b"{\"type\":\"invoice.paid\",\"data\":{\"id\":\"inv_1\"}}"
+        .iter()
+        .copied()
+        .cycle()
+        .take(size)
+        .collect()
+}
+
 fn main() {
     let secret = Secret::generate();
     let key = secret.expose_key();
@@ -51,12 +61,7 @@ fn main() {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for size in SIZES {
-        let body: Vec<u8> = b"{\"type\":\"invoice.paid\",\"data\":{\"id\":\"inv_1\"}}"
-            .iter()
-            .copied()
-            .cycle()
-            .take(size)
-            .collect();
+        let body = body(size);
         let signed = signer
             .headers(ID, chrono::Utc::now().timestamp(), &body)
             .unwrap();
@@ -155,12 +160,7 @@ fn v1a() {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for size in SIZES {
-        let body: Vec<u8> = b"{\"type\":\"invoice.paid\",\"data\":{\"id\":\"inv_1\"}}"
-            .iter()
-            .copied()
-            .cycle()
-            .take(size)
-            .collect();
+        let body = body(size);
         let signed = signer
             .headers(ID, chrono::Utc::now().timestamp(), &body)
             .unwrap();
