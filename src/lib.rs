@@ -15,6 +15,7 @@ mod secret;
 pub mod send;
 mod service;
 mod signature;
+mod signing_key;
 mod store;
 mod url;
 mod webhook;
@@ -27,13 +28,17 @@ pub use error::{Error, ErrorBody, MAX_ECHOED_CHARS};
 pub use event::Event;
 pub use id::{AccountId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId};
 pub use secret::{
-    GENERATED_KEY_LEN, MAX_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret, SecretError, mask,
+    GENERATED_KEY_LEN, MAX_KEY_LEN, MAX_LENIENT_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret,
+    SecretError, mask,
 };
 pub use service::{DEFAULT_MAX_ATTEMPTS, Webhooks};
 pub use signature::{
     DEFAULT_TOLERANCE, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, HeaderSource, MAX_HEADER_LEN,
     MAX_SECRETS, MAX_SIGNATURES, SecretsError, SignError, SignedHeaders, Signer, Verifier,
     VerifyError, WebhookHeader,
+};
+pub use signing_key::{
+    Ed25519KeyError, PUBLIC_KEY_PREFIX, PublicKey, SIGNING_KEY_PREFIX, SigningKey,
 };
 pub use store::{BoxError, MemoryStore, StoreError, WebhookStore};
 pub use url::{DestinationPolicy, MAX_URL_LEN, Refusal, SEED_URL_PATTERN, UrlError, WebhookUrl};
