@@ -110,7 +110,12 @@ async fn two_instances_migrating_at_once_both_succeed() {
 
 #[tokio::test]
 async fn secrets_are_sealed_at_rest() {
-    let pool = shared_store().await.pool().clone();
+    // A database of its own: the test uses keys under ids other tests use too.
+    let store = PostgresStore::connect(&fresh_database().await)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let pool = store.pool().clone();
     support::secrets_at_rest(
         |keyring| {
             let store = PostgresStore::new(pool.clone());

@@ -12,11 +12,12 @@ use zeroize::Zeroizing;
 
 use crate::account::{AccountFilter, AccountType};
 use crate::id::{AccountId, OrganizationId, WebhookId};
-use crate::seal::{Keyring, SealError};
+use crate::seal::{Binding, Keyring, SealError};
 use crate::secret::Secret;
-use crate::store::StoreError;
+use crate::store::{Listing, StoreError, UnreadableWebhook};
 use crate::url::WebhookUrl;
 use crate::webhook::{PreviousSecret, Scope, Webhook, WebhookParts};
+use crate::wire::WebhookResponse;
 
 /// The table where the SQL stores record the migrations they applied; their own, so that
 /// the host's migrations in the same database never mix with the crate's.
@@ -28,7 +29,7 @@ macro_rules! select_columns {
     () => {
         "w.id, w.organization, w.account_type, w.url, w.enabled, w.account_ids, \
          w.created_at_ns, w.secret_key_id, w.secret, w.previous_key_id, w.previous_secrets, \
-         w.revision"
+         w.revision, w.secret_last4"
     };
 }
 pub(crate) use select_columns;
@@ -93,11 +94,12 @@ pub enum RowError {
     },
 }
 
-/// Whether a store (and its clones) saw a schema that matches its migrations.
+/// Whether a store (and its clones) passed a start-up check: a schema that matches its
+/// migrations, or a keyring whose keys match their key check values.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct SchemaChecked(Arc<AtomicBool>);
+pub(crate) struct Checked(Arc<AtomicBool>);
 
-impl SchemaChecked {
+impl Checked {
     pub(crate) fn get(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
@@ -234,6 +236,9 @@ pub(crate) struct Encoded {
     pub(crate) previous_key_id: Option<i64>,
     pub(crate) previous_secrets: Option<Zeroizing<Vec<u8>>>,
     pub(crate) revision: i64,
+    /// The secret's last 4 characters, which every masked answer shows anyway: kept apart
+    /// so that listing and getting open no secret.
+    pub(crate) secret_last4: String,
 }
 
 const SECRET_COLUMN: &str = "secret";
@@ -241,49 +246,67 @@ const PREVIOUS_SECRETS_COLUMN: &str = "previous_secrets";
 /// First byte of the previous-secrets encoding: its format version.
 const PREVIOUS_SECRETS_FORMAT: u8 = 1;
 
-/// The associated data a column's secret is sealed with: the webhook id and the column, so
-/// a sealed value moved to another row or column does not open.
-fn associated_data(id: &str, column: &str) -> Vec<u8> {
-    let mut data = Vec::with_capacity(id.len() + 1 + column.len());
-    data.extend_from_slice(id.as_bytes());
-    data.push(0);
-    data.extend_from_slice(column.as_bytes());
-    data
+fn binding<'a>(
+    id: &'a str,
+    column: &'a str,
+    organization: &'a str,
+    account_type: &'a str,
+) -> Binding<'a> {
+    Binding {
+        webhook_id: id,
+        column,
+        organization,
+        account_type,
+    }
 }
 
 fn seal_column(
     keyring: Option<&Keyring>,
-    id: &str,
-    column: &str,
+    binding: &Binding<'_>,
     plaintext: Zeroizing<Vec<u8>>,
 ) -> Result<(Option<i64>, Zeroizing<Vec<u8>>), StoreError> {
     match keyring {
         None => Ok((None, plaintext)),
         Some(keyring) => {
             let (key_id, sealed) = keyring
-                .seal(&plaintext, &associated_data(id, column))
+                .seal(&plaintext, binding)
                 .map_err(StoreError::backend)?;
             Ok((Some(i64::from(key_id)), Zeroizing::new(sealed)))
         }
     }
 }
 
+/// A column's secret as opened, and whether writing it again would change how it is
+/// sealed (an older key, the format before the version byte, or plaintext).
+struct OpenedColumn {
+    plaintext: Zeroizing<Vec<u8>>,
+    stale: bool,
+}
+
 fn open_column(
     keyring: Option<&Keyring>,
-    id: &str,
-    column: &str,
+    binding: &Binding<'_>,
     key_id: Option<i64>,
-    stored: Vec<u8>,
-) -> Result<Zeroizing<Vec<u8>>, SealError> {
-    let stored = Zeroizing::new(stored);
+    stored: &[u8],
+) -> Result<OpenedColumn, SealError> {
     match (key_id, keyring) {
-        (None, None) => Ok(stored),
-        (None, Some(keyring)) if keyring.accepts_plaintext() => Ok(stored),
+        (None, None) => Ok(OpenedColumn {
+            plaintext: Zeroizing::new(stored.to_vec()),
+            stale: false,
+        }),
+        (None, Some(keyring)) if keyring.accepts_plaintext() => Ok(OpenedColumn {
+            plaintext: Zeroizing::new(stored.to_vec()),
+            stale: true,
+        }),
         (None, Some(_)) => Err(SealError::Plaintext),
         (Some(_), None) => Err(SealError::NoKeyring),
         (Some(key_id), Some(keyring)) => {
             let key_id = u32::try_from(key_id).map_err(|_| SealError::Malformed)?;
-            keyring.open(key_id, &stored, &associated_data(id, column))
+            let opened = keyring.open(key_id, stored, binding)?;
+            Ok(OpenedColumn {
+                plaintext: opened.plaintext,
+                stale: opened.legacy || key_id != keyring.current_key_id(),
+            })
         }
     }
 }
@@ -342,13 +365,15 @@ fn parse_secret(text: &[u8], column: &'static str) -> Result<Secret, RowError> {
 }
 
 impl Encoded {
-    /// Takes a webhook apart for writing, sealing its secrets when a keyring is given.
+    /// Takes a webhook apart for writing, sealing its secrets when a keyring is given,
+    /// bound to the webhook's id, organisation and account type.
     pub(crate) fn new(webhook: &Webhook, keyring: Option<&Keyring>) -> Result<Self, StoreError> {
         let id = webhook.id().as_str();
+        let organization = webhook.scope().organization().as_str();
+        let account_type = webhook.account_type().as_str();
         let (secret_key_id, secret) = seal_column(
             keyring,
-            id,
-            SECRET_COLUMN,
+            &binding(id, SECRET_COLUMN, organization, account_type),
             Zeroizing::new(webhook.secret().expose_secret().as_bytes().to_vec()),
         )?;
         let (previous_key_id, previous_secrets) = if webhook.previous_secrets().is_empty() {
@@ -356,15 +381,14 @@ impl Encoded {
         } else {
             let (key_id, sealed) = seal_column(
                 keyring,
-                id,
-                PREVIOUS_SECRETS_COLUMN,
+                &binding(id, PREVIOUS_SECRETS_COLUMN, organization, account_type),
                 encode_previous(webhook.previous_secrets())?,
             )?;
             (key_id, Some(sealed))
         };
         Ok(Self {
             id: id.to_owned(),
-            organization: webhook.scope().organization().as_str().to_owned(),
+            organization: organization.to_owned(),
             account_type: webhook.account_type().as_str(),
             url: webhook.url().as_str().to_owned(),
             enabled: webhook.enabled(),
@@ -380,6 +404,7 @@ impl Encoded {
             previous_key_id,
             previous_secrets,
             revision: stored_revision(webhook.revision())?,
+            secret_last4: webhook.secret().masked(),
         })
     }
 }
@@ -412,17 +437,41 @@ pub(crate) struct RawRow {
     account_type: String,
     url: String,
     enabled: bool,
+    account_ids: Vec<String>,
     created_at_ns: i64,
     secret_key_id: Option<i64>,
     secret: Vec<u8>,
     previous_key_id: Option<i64>,
     previous_secrets: Option<Vec<u8>>,
     revision: i64,
+    secret_last4: Option<String>,
+}
+
+/// Everything of a stored webhook but its secrets, checked.
+struct Header {
+    id: WebhookId,
+    scope: Scope,
+    url: WebhookUrl,
+    account_filter: AccountFilter,
+    revision: u64,
+}
+
+/// What [`RawRow::reseal`] found a row to need.
+pub(crate) enum Reseal {
+    /// Sealed under the current key, in the current format, with its hint: nothing to do.
+    Current,
+    /// To be written again, if its revision is still `expected_revision`.
+    Rewrite {
+        row: Box<Encoded>,
+        expected_revision: i64,
+    },
+    /// It cannot be read: it stays as it is.
+    Unreadable(UnreadableWebhook),
 }
 
 impl RawRow {
-    /// Reads the columns of [`select_columns!`] but `account_ids`.
-    pub(crate) fn read<'r, R>(row: &'r R) -> Result<Self, sqlx::Error>
+    /// Reads the columns of [`select_columns!`], `account_ids` decoded by the backend.
+    pub(crate) fn read<'r, R>(row: &'r R, account_ids: Vec<String>) -> Result<Self, sqlx::Error>
     where
         R: sqlx::Row,
         usize: sqlx::ColumnIndex<R>,
@@ -437,89 +486,388 @@ impl RawRow {
             account_type: row.try_get(2)?,
             url: row.try_get(3)?,
             enabled: row.try_get(4)?,
+            account_ids,
             created_at_ns: row.try_get(6)?,
             secret_key_id: row.try_get(7)?,
             secret: row.try_get(8)?,
             previous_key_id: row.try_get(9)?,
             previous_secrets: row.try_get(10)?,
             revision: row.try_get(11)?,
+            secret_last4: row.try_get(12)?,
         })
     }
 
-    /// Rebuilds the webhook, opening its secrets with the keyring.
-    pub(crate) fn into_webhook(
-        self,
-        account_ids: Vec<String>,
-        keyring: Option<&Keyring>,
-    ) -> Result<Webhook, StoreError> {
-        let corrupt = |column| StoreError::backend(RowError::Corrupt { column });
+    /// Whether the row belongs to `scope` and pushes events for `account`, judged on the
+    /// row itself: the account index is only trusted to find candidates.
+    fn selected_by(&self, scope: &Scope, account: Option<&AccountId>) -> bool {
+        self.organization == scope.organization().as_str()
+            && self.account_type == scope.account_type().as_str()
+            && account.is_none_or(|account| {
+                self.account_ids.is_empty()
+                    || self.account_ids.iter().any(|id| id == account.as_str())
+            })
+    }
+
+    fn unreadable(&self, reason: impl Into<crate::store::BoxError>) -> StoreError {
+        match WebhookId::from_str(&self.id) {
+            Ok(id) => StoreError::Unreadable(UnreadableWebhook::new(id, reason)),
+            Err(_) => StoreError::backend(RowError::Corrupt { column: "id" }),
+        }
+    }
+
+    fn binding<'a>(&'a self, column: &'a str) -> Binding<'a> {
+        binding(&self.id, column, &self.organization, &self.account_type)
+    }
+
+    fn header(&self) -> Result<Header, StoreError> {
+        let corrupt = |column| self.unreadable(RowError::Corrupt { column });
         let id = WebhookId::from_str(&self.id).map_err(|_| corrupt("id"))?;
-        let organization =
-            OrganizationId::try_from(self.organization).map_err(|_| corrupt("organization"))?;
+        let organization = OrganizationId::try_from(self.organization.clone())
+            .map_err(|_| corrupt("organization"))?;
         let account_type =
             AccountType::from_str(&self.account_type).map_err(|_| corrupt("account_type"))?;
-        let url = WebhookUrl::try_from(self.url).map_err(|_| corrupt("url"))?;
-        let accounts = account_ids
-            .into_iter()
-            .map(AccountId::try_from)
+        let url = WebhookUrl::try_from(self.url.clone()).map_err(|_| corrupt("url"))?;
+        let accounts = self
+            .account_ids
+            .iter()
+            .map(|id| AccountId::try_from(id.clone()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| corrupt("account_ids"))?;
         let account_filter =
             AccountFilter::from_ids(accounts).map_err(|_| corrupt("account_ids"))?;
         let revision = u64::try_from(self.revision).map_err(|_| corrupt("revision"))?;
-        let secret_text = open_column(
+        Ok(Header {
+            id,
+            scope: Scope::new(organization, account_type),
+            url,
+            account_filter,
+            revision,
+        })
+    }
+
+    /// The secret and the rotated-out ones, opened with the keyring, and whether writing
+    /// them again would seal them differently.
+    fn secrets(
+        &self,
+        keyring: Option<&Keyring>,
+    ) -> Result<(Secret, Vec<PreviousSecret>, bool), StoreError> {
+        let opened = open_column(
             keyring,
-            &self.id,
-            SECRET_COLUMN,
+            &self.binding(SECRET_COLUMN),
             self.secret_key_id,
-            self.secret,
+            &self.secret,
         )
-        .map_err(StoreError::backend)?;
-        let secret = parse_secret(&secret_text, SECRET_COLUMN).map_err(StoreError::backend)?;
-        let previous_secrets = match self.previous_secrets {
+        .map_err(|error| self.unreadable(error))?;
+        let secret = parse_secret(&opened.plaintext, SECRET_COLUMN)
+            .map_err(|error| self.unreadable(error))?;
+        let mut stale = opened.stale;
+        let previous_secrets = match &self.previous_secrets {
             None => Vec::new(),
             Some(stored) => {
-                let bytes = open_column(
+                let opened = open_column(
                     keyring,
-                    &self.id,
-                    PREVIOUS_SECRETS_COLUMN,
+                    &self.binding(PREVIOUS_SECRETS_COLUMN),
                     self.previous_key_id,
                     stored,
                 )
-                .map_err(StoreError::backend)?;
-                decode_previous(&bytes).map_err(StoreError::backend)?
+                .map_err(|error| self.unreadable(error))?;
+                stale |= opened.stale;
+                decode_previous(&opened.plaintext).map_err(|error| self.unreadable(error))?
             }
         };
+        Ok((secret, previous_secrets, stale))
+    }
+
+    /// Rebuilds the webhook, opening its secrets with the keyring.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unreadable`] when a secret does not open or a column is corrupt.
+    pub(crate) fn into_webhook(self, keyring: Option<&Keyring>) -> Result<Webhook, StoreError> {
+        self.webhook_and_staleness(keyring)
+            .map(|(webhook, _)| webhook)
+    }
+
+    fn webhook_and_staleness(
+        &self,
+        keyring: Option<&Keyring>,
+    ) -> Result<(Webhook, bool), StoreError> {
+        let header = self.header()?;
+        let (secret, previous_secrets, stale) = self.secrets(keyring)?;
         let mut parts = WebhookParts::new(
-            id,
-            Scope::new(organization, account_type),
-            url,
+            header.id,
+            header.scope,
+            header.url,
             self.enabled,
-            account_filter,
+            header.account_filter,
             DateTime::from_timestamp_nanos(self.created_at_ns),
             secret,
         );
         parts.previous_secrets = previous_secrets;
-        parts.revision = revision;
-        Ok(Webhook::from_parts(parts))
+        parts.revision = header.revision;
+        Ok((Webhook::from_parts(parts), stale))
+    }
+
+    /// The webhook as masked answers show it, from the stored hint: no secret is opened.
+    /// A row written before the hint had its column (and not written since) has none: its
+    /// secret is opened for the hint, and when it does not open the hint is empty, so that
+    /// one unreadable row still lists.
+    pub(crate) fn into_masked(
+        self,
+        keyring: Option<&Keyring>,
+    ) -> Result<WebhookResponse, StoreError> {
+        let header = self.header()?;
+        let hint = match &self.secret_last4 {
+            Some(hint) => hint.clone(),
+            None => self
+                .secrets(keyring)
+                .map(|(secret, _, _)| secret.masked())
+                .unwrap_or_default(),
+        };
+        Ok(WebhookResponse::from_hint(
+            header.id,
+            header.url,
+            self.enabled,
+            header.scope.account_type(),
+            header.account_filter,
+            DateTime::from_timestamp_nanos(self.created_at_ns),
+            hint,
+        ))
+    }
+
+    /// What re-sealing this row under the keyring's current key takes.
+    pub(crate) fn reseal(&self, keyring: &Keyring) -> Result<Reseal, StoreError> {
+        let (webhook, stale) = match self.webhook_and_staleness(Some(keyring)) {
+            Ok(read) => read,
+            Err(StoreError::Unreadable(unreadable)) => return Ok(Reseal::Unreadable(unreadable)),
+            Err(other) => return Err(other),
+        };
+        if !stale && self.secret_last4.is_some() {
+            return Ok(Reseal::Current);
+        }
+        Ok(Reseal::Rewrite {
+            row: Box::new(Encoded::new(&webhook, Some(keyring))?),
+            expected_revision: self.revision,
+        })
+    }
+
+    /// The id of the row, as stored.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
     }
 }
 
-/// The webhooks, in id order, that `scope` and `account` really select, checked on the
-/// webhook rows themselves: the account index is only trusted to find candidates, so a
-/// stray index row (written by hand, say) can neither show another scope's webhook nor list
-/// one twice.
+/// The rows, in id order, that `scope` and `account` really select, checked on the rows
+/// themselves: a stray index row (written by hand, say) can neither show another scope's
+/// webhook nor list one twice.
 pub(crate) fn selected(
-    mut webhooks: Vec<Webhook>,
+    mut rows: Vec<RawRow>,
     scope: &Scope,
     account: Option<&AccountId>,
-) -> Vec<Webhook> {
-    webhooks.retain(|webhook| {
-        webhook.scope() == scope
-            && account.is_none_or(|account| webhook.account_filter().matches(account))
-    });
-    webhooks.dedup_by(|a, b| a.id() == b.id());
-    webhooks
+) -> Vec<RawRow> {
+    rows.retain(|row| row.selected_by(scope, account));
+    rows.dedup_by(|a, b| a.id == b.id);
+    rows
+}
+
+/// The rows as webhooks, those that cannot be read set apart.
+///
+/// # Errors
+///
+/// A row whose id itself is corrupt.
+pub(crate) fn listing(rows: Vec<RawRow>, keyring: Option<&Keyring>) -> Result<Listing, StoreError> {
+    let mut listing = Listing::default();
+    for row in rows {
+        match row.into_webhook(keyring) {
+            Ok(webhook) => listing.webhooks.push(webhook),
+            Err(StoreError::Unreadable(unreadable)) => listing.unreadable.push(unreadable),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(listing)
+}
+
+/// The rows as webhooks; the first that cannot be read fails the listing.
+pub(crate) fn all_readable(
+    rows: Vec<RawRow>,
+    keyring: Option<&Keyring>,
+) -> Result<Vec<Webhook>, StoreError> {
+    rows.into_iter()
+        .map(|row| row.into_webhook(keyring))
+        .collect()
+}
+
+/// The rows as masked answers, no secret opened.
+pub(crate) fn masked(
+    rows: Vec<RawRow>,
+    keyring: Option<&Keyring>,
+) -> Result<Vec<WebhookResponse>, StoreError> {
+    rows.into_iter()
+        .map(|row| row.into_masked(keyring))
+        .collect()
+}
+
+/// The key check values a store keeps, checked against its keyring at start-up.
+///
+/// # Errors
+///
+/// [`SealError::KeyMismatch`] (inside [`StoreError::Backend`]) for the first key of the
+/// ring that does not open the value stored under its id.
+pub(crate) fn verify_key_checks(
+    keyring: &Keyring,
+    stored: &[(i64, Vec<u8>)],
+) -> Result<(), StoreError> {
+    for (key_id, check) in stored {
+        let Ok(key_id) = u32::try_from(*key_id) else {
+            continue;
+        };
+        keyring
+            .verify_key_check(key_id, check)
+            .map_err(StoreError::backend)?;
+    }
+    Ok(())
+}
+
+/// The key check value to store for the keyring's current key when none is stored yet
+/// (`None` when one is). A database sealed before key checks existed may already hold rows
+/// under that key id: then at least one of `sealed_rows` (a few of them) must open, or the
+/// key is refused as a wrong one rather than recorded as right.
+///
+/// # Errors
+///
+/// [`SealError::KeyMismatch`] when rows under the key id exist and none opens.
+pub(crate) fn new_key_check(
+    keyring: &Keyring,
+    stored: &[(i64, Vec<u8>)],
+    sealed_rows: &[RawRow],
+) -> Result<Vec<u8>, StoreError> {
+    let current = keyring.current_key_id();
+    debug_assert!(!stored.iter().any(|(id, _)| *id == i64::from(current)));
+    if !sealed_rows.is_empty()
+        && !sealed_rows
+            .iter()
+            .any(|row| row.secrets(Some(keyring)).is_ok())
+    {
+        return Err(StoreError::backend(SealError::KeyMismatch {
+            key_id: current,
+        }));
+    }
+    keyring.current_key_check().map_err(StoreError::backend)
+}
+
+/// Whether a key check value is stored for the keyring's current key.
+pub(crate) fn has_key_check(keyring: &Keyring, stored: &[(i64, Vec<u8>)]) -> bool {
+    stored
+        .iter()
+        .any(|(id, _)| *id == i64::from(keyring.current_key_id()))
+}
+
+/// How many rows of a store [`reseal`](crate::SqliteStore::reseal_all) wrote again, and
+/// those it could not read.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ResealReport {
+    /// Rows written again under the current key (in the current format, with the secret's
+    /// hint in its own column).
+    pub rewritten: u64,
+    /// Rows that do not open with the keyring: left as they are. Until this list is empty,
+    /// the keys they were sealed with (if any) cannot be dropped from the keyring.
+    pub unreadable: Vec<UnreadableWebhook>,
+}
+
+/// One batch of a re-sealing pass: what it did and where the next batch starts.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ResealBatch {
+    /// Rows written again in this batch.
+    pub rewritten: u64,
+    /// Rows of this batch that do not open with the keyring.
+    pub unreadable: Vec<UnreadableWebhook>,
+    /// The last id of this batch: pass it to the next call. `None` when the pass is over.
+    pub next: Option<WebhookId>,
+}
+
+/// Why re-sealing stopped: no keyring to seal with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("re-sealing needs a store with a keyring")]
+pub struct NoKeyringToReseal;
+
+/// Runs `batch` from the first id to the last, `batch_size` rows at a time, adding up
+/// what each batch did.
+pub(crate) async fn reseal_in_batches(
+    batch_size: u32,
+    mut batch: impl AsyncFnMut(Option<WebhookId>, u32) -> Result<ResealBatch, StoreError>,
+) -> Result<ResealReport, StoreError> {
+    let mut report = ResealReport::default();
+    let mut after = None;
+    loop {
+        let done = batch(after, batch_size.max(1)).await?;
+        report.rewritten += done.rewritten;
+        report.unreadable.extend(done.unreadable);
+        match done.next {
+            Some(next) => after = Some(next),
+            None => return Ok(report),
+        }
+    }
+}
+
+/// How many times re-sealing reads a row again after a concurrent write changed it.
+const RESEAL_ATTEMPTS: u32 = 10;
+
+/// Re-seals one batch of rows (at most `limit`, in id order, as read): `update` writes a
+/// row's sealed columns if its revision is still the one read (`Ok(false)` when it is not),
+/// `reread` reads a row again by id. A row changed meanwhile is read again and re-sealed
+/// from what it holds now, so a concurrent write is never overwritten; a row deleted
+/// meanwhile is skipped.
+///
+/// # Errors
+///
+/// The first failure of the backend; [`StoreError::Conflict`] when a row kept changing
+/// under [`RESEAL_ATTEMPTS`] attempts.
+pub(crate) async fn reseal_rows(
+    keyring: &Keyring,
+    rows: Vec<RawRow>,
+    limit: u32,
+    mut update: impl AsyncFnMut(&Encoded, i64) -> Result<bool, StoreError>,
+    mut reread: impl AsyncFnMut(&str) -> Result<Option<RawRow>, StoreError>,
+) -> Result<ResealBatch, StoreError> {
+    let mut batch = ResealBatch::default();
+    if rows.len() >= usize::try_from(limit).unwrap_or(usize::MAX)
+        && let Some(last) = rows.last()
+    {
+        batch.next = Some(
+            WebhookId::from_str(last.id())
+                .map_err(|_| StoreError::backend(RowError::Corrupt { column: "id" }))?,
+        );
+    }
+    for row in rows {
+        let mut row = Some(row);
+        let mut attempts = 0;
+        while let Some(current) = row.take() {
+            attempts += 1;
+            match current.reseal(keyring)? {
+                Reseal::Current => {}
+                Reseal::Unreadable(unreadable) => batch.unreadable.push(unreadable),
+                Reseal::Rewrite {
+                    row: encoded,
+                    expected_revision,
+                } => {
+                    if update(&encoded, expected_revision).await? {
+                        batch.rewritten += 1;
+                    } else if attempts >= RESEAL_ATTEMPTS {
+                        let actual = reread(current.id()).await?.map(|row| row.revision);
+                        return Err(replace_refused(
+                            u64::try_from(expected_revision).unwrap_or_default(),
+                            actual,
+                        ));
+                    } else {
+                        row = reread(current.id()).await?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(batch)
 }
 
 #[cfg(test)]

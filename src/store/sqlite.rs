@@ -16,12 +16,15 @@ use sqlx::sqlite::{
 use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
-    ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, RowError, SchemaChecked,
-    backend_error, compare_migrations, is_unique_violation, migrate_error, replace_refused,
-    select_columns, selected, stored_revision,
+    ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, NoKeyringToReseal, RawRow,
+    ResealBatch, ResealReport, RowError, all_readable, backend_error, compare_migrations,
+    has_key_check, is_unique_violation, listing, masked, migrate_error, new_key_check,
+    replace_refused, reseal_in_batches, reseal_rows, select_columns, selected, stored_revision,
+    verify_key_checks,
 };
-use crate::store::{StoreError, WebhookStore};
+use crate::store::{Listing, StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
+use crate::wire::WebhookResponse;
 
 /// How long a connection waits for another one's write lock before the operation fails
 /// with a retryable [`StoreError`].
@@ -31,7 +34,7 @@ fn db_error(error: sqlx::Error) -> StoreError {
     backend_error(Dialect::Sqlite, error)
 }
 
-/// Binds a webhook's columns to `?1`..`?12` in the order of the table (`account_ids` as
+/// Binds a webhook's columns to `?1`..`?13` in the order of the table (`account_ids` as
 /// its JSON text): the parameters of both the `INSERT` and the `UPDATE`.
 fn bind_row<'q>(
     query: Query<'q, Sqlite, SqliteArguments>,
@@ -51,6 +54,7 @@ fn bind_row<'q>(
         .bind(row.previous_key_id)
         .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
         .bind(row.revision)
+        .bind(&row.secret_last4)
 }
 
 /// Webhooks of scope (?1, ?2) that push events for account ?3: those without a filter
@@ -116,7 +120,8 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 pub struct SqliteStore {
     pool: SqlitePool,
     keyring: Option<Arc<Keyring>>,
-    schema: SchemaChecked,
+    schema: Checked,
+    keys: Checked,
 }
 
 impl SqliteStore {
@@ -154,16 +159,19 @@ impl SqliteStore {
         Self {
             pool,
             keyring: None,
-            schema: SchemaChecked::default(),
+            schema: Checked::default(),
+            keys: Checked::default(),
         }
     }
 
     /// Seals secrets with `keyring` from now on, and opens the stored ones with it. A row
     /// whose secret is in plaintext or under a key the keyring lacks fails to read with a
-    /// [`SealError`](crate::SealError).
+    /// [`SealError`](crate::SealError). The keys are checked against the database
+    /// ([`check_keys`](Self::check_keys)) by `migrate` and before the first operation.
     #[must_use]
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = Some(Arc::new(keyring));
+        self.keys = Checked::default();
         self
     }
 
@@ -172,19 +180,74 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Applies the migrations this crate embeds that the database lacks.
+    /// Applies the migrations this crate embeds that the database lacks, then checks the
+    /// keyring's keys ([`check_keys`](Self::check_keys)).
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`]: a [`SchemaError`](crate::SchemaError) when the database was
-    /// migrated by a newer release, or the driver's error.
+    /// migrated by a newer release, a [`SealError::KeyMismatch`](crate::SealError) naming
+    /// the key id whose key is wrong, or the driver's error.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR
             .run(&self.pool)
             .await
             .map_err(|error| migrate_error(Dialect::Sqlite, error))?;
         self.schema.set();
+        self.check_keys().await
+    }
+
+    /// Checks the keyring against the key check values of the database: each key must open
+    /// the value stored under its id. The first time a key id is current, its value is
+    /// stored (after checking that rows already sealed under that id, if any, open). Runs
+    /// in `migrate` and before the store's first operation, so a store given a different
+    /// key under a known id refuses every read and write. Without a keyring there is
+    /// nothing to check.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] with [`SealError::KeyMismatch`](crate::SealError) naming the
+    /// key id whose key is wrong, or with the driver's error.
+    pub async fn check_keys(&self) -> Result<(), StoreError> {
+        let Some(keyring) = self.keyring.as_deref() else {
+            self.keys.set();
+            return Ok(());
+        };
+        let stored = self.key_checks().await?;
+        verify_key_checks(keyring, &stored)?;
+        if !has_key_check(keyring, &stored) {
+            let sealed_rows = self
+                .rows(
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        select_columns!(),
+                        " FROM webhook_kit_webhooks w WHERE w.secret_key_id = ?1 LIMIT 8"
+                    ))
+                    .bind(i64::from(keyring.current_key_id())),
+                )
+                .await?;
+            let check = new_key_check(keyring, &stored, &sealed_rows)?;
+            sqlx::query(
+                "INSERT INTO webhook_kit_key_checks (key_id, key_check) VALUES (?1, ?2) \
+                 ON CONFLICT (key_id) DO NOTHING",
+            )
+            .bind(i64::from(keyring.current_key_id()))
+            .bind(check)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+            // Another instance may have stored its own value first: check against it.
+            verify_key_checks(keyring, &self.key_checks().await?)?;
+        }
+        self.keys.set();
         Ok(())
+    }
+
+    async fn key_checks(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        sqlx::query_as("SELECT key_id, key_check FROM webhook_kit_key_checks")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)
     }
 
     /// Checks that the database has exactly the migrations this crate embeds.
@@ -219,22 +282,167 @@ impl SqliteStore {
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
-        if self.schema.get() {
-            Ok(())
-        } else {
-            self.check_schema().await
+        if !self.schema.get() {
+            self.check_schema().await?;
         }
+        if !self.keys.get() {
+            self.check_keys().await?;
+        }
+        Ok(())
     }
 
-    fn webhook(&self, row: &SqliteRow) -> Result<Webhook, StoreError> {
-        let raw = RawRow::read(row).map_err(db_error)?;
+    fn raw(row: &SqliteRow) -> Result<RawRow, StoreError> {
         let account_ids: String = row.try_get(ACCOUNT_IDS_COLUMN).map_err(db_error)?;
         let account_ids: Vec<String> = serde_json::from_str(&account_ids).map_err(|_| {
             StoreError::backend(RowError::Corrupt {
                 column: "account_ids",
             })
         })?;
-        raw.into_webhook(account_ids, self.keyring.as_deref())
+        RawRow::read(row, account_ids).map_err(db_error)
+    }
+
+    async fn rows(
+        &self,
+        query: Query<'_, Sqlite, SqliteArguments>,
+    ) -> Result<Vec<RawRow>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(Self::raw).collect()
+    }
+
+    async fn get_row(&self, scope: &Scope, id: &WebhookId) -> Result<Option<RawRow>, StoreError> {
+        self.ready().await?;
+        let rows = self
+            .rows(
+                sqlx::query(concat!(
+                    "SELECT ",
+                    select_columns!(),
+                    " FROM webhook_kit_webhooks w \
+                     WHERE w.id = ?1 AND w.organization = ?2 AND w.account_type = ?3"
+                ))
+                .bind(id.as_str())
+                .bind(scope.organization().as_str())
+                .bind(scope.account_type().as_str()),
+            )
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
+    async fn list_rows(
+        &self,
+        scope: &Scope,
+        account: Option<&AccountId>,
+    ) -> Result<Vec<RawRow>, StoreError> {
+        self.ready().await?;
+        let mut query = sqlx::query(match account {
+            None => concat!(
+                "SELECT ",
+                select_columns!(),
+                " FROM webhook_kit_webhooks w \
+                 WHERE w.organization = ?1 AND w.account_type = ?2 ORDER BY w.id"
+            ),
+            Some(_) => list_for_account_sql!(),
+        })
+        .bind(scope.organization().as_str())
+        .bind(scope.account_type().as_str());
+        if let Some(account) = account {
+            query = query.bind(account.as_str());
+        }
+        Ok(selected(self.rows(query).await?, scope, account))
+    }
+
+    /// Re-seals one batch of rows under the keyring's current key: the `limit` rows after
+    /// `after` in id order (from the first row when `None`). A row is written again when it
+    /// is sealed under another key, in the format before
+    /// [`SEALED_FORMAT_VERSION`](crate::SEALED_FORMAT_VERSION), in plaintext (read with
+    /// [`Keyring::accepting_plaintext`]), or lacks its secret's hint; rows already current
+    /// are left alone, so a pass can be stopped and run again. Each write only changes the
+    /// sealed columns, and only if the row's revision is still the one read: a concurrent
+    /// write is never lost, the row is read again and re-sealed from what it now holds.
+    /// Revisions are kept: the webhook did not change.
+    ///
+    /// Pass [`ResealBatch::next`] to the next call until it is `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] with [`NoKeyringToReseal`](crate::NoKeyringToReseal) for a
+    /// store without a keyring, or the driver's error; [`StoreError::Conflict`] when a row
+    /// kept changing. Rows that do not open are reported in [`ResealBatch::unreadable`].
+    pub async fn reseal_batch(
+        &self,
+        after: Option<&WebhookId>,
+        limit: u32,
+    ) -> Result<ResealBatch, StoreError> {
+        self.ready().await?;
+        let keyring = self
+            .keyring
+            .as_deref()
+            .ok_or_else(|| StoreError::backend(NoKeyringToReseal))?;
+        let rows = self
+            .rows(
+                sqlx::query(concat!(
+                    "SELECT ",
+                    select_columns!(),
+                    " FROM webhook_kit_webhooks w WHERE w.id > ?1 ORDER BY w.id LIMIT ?2"
+                ))
+                .bind(after.map_or("", WebhookId::as_str))
+                .bind(i64::from(limit)),
+            )
+            .await?;
+        reseal_rows(
+            keyring,
+            rows,
+            limit,
+            async |row: &Encoded, expected: i64| {
+                let updated = sqlx::query(
+                    "UPDATE webhook_kit_webhooks SET secret_key_id = ?1, secret = ?2, \
+                     previous_key_id = ?3, previous_secrets = ?4, secret_last4 = ?5 \
+                     WHERE id = ?6 AND organization = ?7 AND account_type = ?8 \
+                     AND revision = ?9",
+                )
+                .bind(row.secret_key_id)
+                .bind(&row.secret[..])
+                .bind(row.previous_key_id)
+                .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
+                .bind(&row.secret_last4)
+                .bind(&row.id)
+                .bind(&row.organization)
+                .bind(row.account_type)
+                .bind(expected)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(updated.rows_affected() == 1)
+            },
+            async |id: &str| {
+                let rows = self
+                    .rows(
+                        sqlx::query(concat!(
+                            "SELECT ",
+                            select_columns!(),
+                            " FROM webhook_kit_webhooks w WHERE w.id = ?1"
+                        ))
+                        .bind(id),
+                    )
+                    .await?;
+                Ok(rows.into_iter().next())
+            },
+        )
+        .await
+    }
+
+    /// Re-seals every row under the keyring's current key, `batch_size` rows at a time (see
+    /// [`reseal_batch`](Self::reseal_batch)), and says how many it wrote. Once it reports
+    /// no unreadable row, keys other than the current one can be dropped from the keyring.
+    /// Running it again rewrites only what changed to another key since.
+    ///
+    /// # Errors
+    ///
+    /// As [`reseal_batch`](Self::reseal_batch).
+    pub async fn reseal_all(&self, batch_size: u32) -> Result<ResealReport, StoreError> {
+        reseal_in_batches(batch_size, async |after: Option<WebhookId>, limit| {
+            self.reseal_batch(after.as_ref(), limit).await
+        })
+        .await
     }
 
     fn encode(&self, webhook: &Webhook) -> Result<(Encoded, String), StoreError> {
@@ -253,8 +461,8 @@ impl WebhookStore for SqliteStore {
             sqlx::query(
                 "INSERT INTO webhook_kit_webhooks (id, organization, account_type, url, enabled, \
                  account_ids, created_at_ns, secret_key_id, secret, previous_key_id, \
-                 previous_secrets, revision) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 previous_secrets, revision, secret_last4) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             ),
             &row,
             &account_ids,
@@ -269,20 +477,9 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
-        self.ready().await?;
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            select_columns!(),
-            " FROM webhook_kit_webhooks w \
-             WHERE w.id = ?1 AND w.organization = ?2 AND w.account_type = ?3"
-        ))
-        .bind(id.as_str())
-        .bind(scope.organization().as_str())
-        .bind(scope.account_type().as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        row.map(|row| self.webhook(&row)).transpose()
+        let row = self.get_row(scope, id).await?;
+        row.map(|row| row.into_webhook(self.keyring.as_deref()))
+            .transpose()
     }
 
     async fn list(
@@ -290,27 +487,36 @@ impl WebhookStore for SqliteStore {
         scope: &Scope,
         account: Option<&AccountId>,
     ) -> Result<Vec<Webhook>, StoreError> {
-        self.ready().await?;
-        let mut query = sqlx::query(match account {
-            None => concat!(
-                "SELECT ",
-                select_columns!(),
-                " FROM webhook_kit_webhooks w \
-                 WHERE w.organization = ?1 AND w.account_type = ?2 ORDER BY w.id"
-            ),
-            Some(_) => list_for_account_sql!(),
-        })
-        .bind(scope.organization().as_str())
-        .bind(scope.account_type().as_str());
-        if let Some(account) = account {
-            query = query.bind(account.as_str());
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
-        let webhooks = rows
-            .iter()
-            .map(|row| self.webhook(row))
-            .collect::<Result<_, _>>()?;
-        Ok(selected(webhooks, scope, account))
+        let rows = self.list_rows(scope, account).await?;
+        all_readable(rows, self.keyring.as_deref())
+    }
+
+    async fn list_readable(
+        &self,
+        scope: &Scope,
+        account: Option<&AccountId>,
+    ) -> Result<Listing, StoreError> {
+        let rows = self.list_rows(scope, account).await?;
+        listing(rows, self.keyring.as_deref())
+    }
+
+    async fn list_masked(
+        &self,
+        scope: &Scope,
+        account: Option<&AccountId>,
+    ) -> Result<Vec<WebhookResponse>, StoreError> {
+        let rows = self.list_rows(scope, account).await?;
+        masked(rows, self.keyring.as_deref())
+    }
+
+    async fn get_masked(
+        &self,
+        scope: &Scope,
+        id: &WebhookId,
+    ) -> Result<Option<WebhookResponse>, StoreError> {
+        let row = self.get_row(scope, id).await?;
+        row.map(|row| row.into_masked(self.keyring.as_deref()))
+            .transpose()
     }
 
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
@@ -321,8 +527,8 @@ impl WebhookStore for SqliteStore {
             sqlx::query(
                 "UPDATE webhook_kit_webhooks SET url = ?4, enabled = ?5, account_ids = ?6, \
                  created_at_ns = ?7, secret_key_id = ?8, secret = ?9, previous_key_id = ?10, \
-                 previous_secrets = ?11, revision = ?12 \
-                 WHERE id = ?1 AND organization = ?2 AND account_type = ?3 AND revision = ?13",
+                 previous_secrets = ?11, revision = ?12, secret_last4 = ?13 \
+                 WHERE id = ?1 AND organization = ?2 AND account_type = ?3 AND revision = ?14",
             ),
             &row,
             &account_ids,
