@@ -3,6 +3,8 @@
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod sealing;
 
 /// The keyring of the stores the contract suite runs on. The same key for every test
 /// binary and run: they may share one database (`DATABASE_URL`), whose key check value
