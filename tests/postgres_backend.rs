@@ -322,3 +322,9 @@ async fn resealing_loses_no_concurrent_write() {
 async fn resealing_reports_unreadable_rows() {
     support::sealing::resealing_reports_unreadable_rows(&own_database().await).await;
 }
+
+#[tokio::test]
+async fn resealing_never_overwrites_a_write_made_after_its_read() {
+    support::sealing::resealing_never_overwrites_a_write_made_after_its_read(&own_database().await)
+        .await;
+}

@@ -340,3 +340,9 @@ async fn resealing_reports_unreadable_rows() {
     let (_dir, store) = own_file().await;
     support::sealing::resealing_reports_unreadable_rows(&store).await;
 }
+
+#[tokio::test]
+async fn resealing_never_overwrites_a_write_made_after_its_read() {
+    let (_dir, store) = own_file().await;
+    support::sealing::resealing_never_overwrites_a_write_made_after_its_read(&store).await;
+}

@@ -35,6 +35,13 @@ pub trait SqlBackend: WebhookStore + Clone {
     async fn integer(&self, sql: &str) -> Option<i64>;
     /// A text column of the webhook `id`.
     async fn text_column(&self, id: &WebhookId, column: &str) -> Option<String>;
+    /// A connection of the pool that ran `sql` inside a transaction it keeps open: the
+    /// rows it wrote stay locked, their change unseen, until [`commit`](Self::commit).
+    async fn uncommitted(&self, sql: &str) -> Self::Held;
+    /// Commits what [`uncommitted`](Self::uncommitted) wrote.
+    async fn commit(held: Self::Held);
+    /// An open transaction.
+    type Held;
 }
 
 fn key_bytes(key: &EncryptionKey) -> [u8; 32] {
@@ -464,15 +471,29 @@ pub async fn resealing_loses_no_concurrent_write<S: SqlBackend>(plain: &S) {
     let resealer = rotating();
     let writer = Webhooks::new(rotating()).with_max_attempts(100);
     const ROUNDS: usize = 5;
-    let changed: Vec<&Webhook> = hooks.iter().step_by(4).collect();
+    let changed: Vec<&Webhook> = hooks.iter().step_by(2).collect();
+    // Rotations change the sealed columns themselves: a re-sealing based on a stale read
+    // would put an old secret back. Each webhook is rotated and updated in turn.
+    let expected = std::cell::RefCell::new(std::collections::HashMap::new());
     let writes = async {
         for round in 0..ROUNDS {
-            for hook in &changed {
-                let url = format!("https://example.com/{round}").parse().unwrap();
-                writer
-                    .update(&scope, hook.id().as_str(), UpdateWebhookRequest::new(url))
-                    .await
-                    .unwrap();
+            for (index, hook) in changed.iter().enumerate() {
+                let id = hook.id().as_str();
+                let mut state = expected
+                    .borrow()
+                    .get(hook.id())
+                    .cloned()
+                    .unwrap_or_else(|| (hook.url().to_string(), hook.secret().clone()));
+                if (index + round) % 2 == 0 {
+                    let rotated = writer.rotate_secret(&scope, id).await.unwrap();
+                    state.1 = rotated.secret().clone();
+                } else {
+                    let url = format!("https://example.com/{round}");
+                    let request = UpdateWebhookRequest::new(url.parse().unwrap());
+                    writer.update(&scope, id, request).await.unwrap();
+                    state.0 = url;
+                }
+                expected.borrow_mut().insert(hook.id().clone(), state);
                 tokio::task::yield_now().await;
             }
         }
@@ -481,7 +502,9 @@ pub async fn resealing_loses_no_concurrent_write<S: SqlBackend>(plain: &S) {
         let mut total = 0;
         let mut after = None;
         loop {
-            let batch = resealer.reseal_batch(after.as_ref(), 2).await.unwrap();
+            // Large batches: a batch is read at once and written row by row, so the writer
+            // changes rows between the read and their re-sealing.
+            let batch = resealer.reseal_batch(after.as_ref(), 50).await.unwrap();
             total += batch.rewritten;
             tokio::task::yield_now().await;
             match batch.next {
@@ -498,19 +521,88 @@ pub async fn resealing_loses_no_concurrent_write<S: SqlBackend>(plain: &S) {
     assert_eq!(rest.rewritten, 0, "a row was left under the old key");
 
     let only_new = plain.keyed(Some(Keyring::new(new)));
+    let expected = expected.into_inner();
     for hook in &hooks {
         let got = only_new.get(&scope, hook.id()).await.unwrap().unwrap();
-        assert_eq!(got.secret().expose_secret(), hook.secret().expose_secret());
-        if changed.iter().any(|changed| changed.id() == hook.id()) {
-            assert_eq!(got.revision(), 1 + ROUNDS as u64, "a write was lost");
-            assert_eq!(
-                got.url().as_str(),
-                format!("https://example.com/{}", ROUNDS - 1)
-            );
-        } else {
-            assert_eq!(got.revision(), 1);
+        match expected.get(hook.id()) {
+            Some((url, secret)) => {
+                assert_eq!(got.revision(), 1 + ROUNDS as u64, "a write was lost");
+                assert_eq!(
+                    got.secret().expose_secret(),
+                    secret.expose_secret(),
+                    "a rotation was lost"
+                );
+                assert_eq!(got.url().as_str(), url);
+            }
+            None => {
+                assert_eq!(got.secret().expose_secret(), hook.secret().expose_secret());
+                assert_eq!(got.revision(), 1);
+            }
         }
     }
+}
+
+/// The revision check of a re-sealing write, made deterministic: the pass reads a row, then
+/// a rotation commits before the pass writes it (its write waits on the rotation's lock).
+/// The pass must not put the old secret back: it reads the row again, finds it sealed
+/// under the current key, and leaves it.
+pub async fn resealing_never_overwrites_a_write_made_after_its_read<S: SqlBackend>(plain: &S) {
+    let old = EncryptionKey::generate(1);
+    let new = EncryptionKey::generate(2);
+    let rotating = || {
+        plain.keyed(Some(
+            Keyring::new(new.clone()).with_retired(old.clone()).unwrap(),
+        ))
+    };
+    let scope = scope();
+    let hook = webhook(&scope, &[]);
+    plain
+        .keyed(Some(Keyring::new(old.clone())))
+        .insert(&hook)
+        .await
+        .unwrap();
+    let id = hook.id();
+    let before = plain.bytes_column(id, "secret").await.unwrap();
+    // The rotation as the service writes it, then the row put back as it was before, so
+    // that the rotation can be replayed as plain SQL at the chosen moment.
+    let rotated = Webhooks::new(rotating())
+        .rotate_secret(&scope, id.as_str())
+        .await
+        .unwrap();
+    let after = plain.bytes_column(id, "secret").await.unwrap();
+    let set = |secret: &[u8], key_id: u32, hint: &str, revision: u64| {
+        format!(
+            "UPDATE webhook_kit_webhooks SET secret = {}, secret_key_id = {key_id}, \
+             secret_last4 = '{hint}', revision = {revision} WHERE id = '{id}'",
+            S::bytes_literal(secret)
+        )
+    };
+    plain
+        .execute(&set(&before, 1, &hook.secret().masked(), 1))
+        .await;
+    let held = plain
+        .uncommitted(&set(&after, 2, &rotated.secret().masked(), 2))
+        .await;
+    let resealer = rotating();
+    let (batch, ()) = tokio::join!(resealer.reseal_batch(None, 10), async {
+        // Long enough for the pass to read the row and wait on the lock to write it.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        S::commit(held).await;
+    });
+    let batch = batch.unwrap();
+    assert_eq!(batch.rewritten, 0);
+    let got = plain
+        .keyed(Some(Keyring::new(new)))
+        .get(&scope, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.secret().expose_secret(),
+        rotated.secret().expose_secret(),
+        "the rotation was overwritten"
+    );
+    assert_eq!(got.revision(), 2);
 }
 
 /// Re-sealing reports rows it cannot open, and needs a keyring.
@@ -548,6 +640,25 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(feature = "sqlite")]
 impl SqlBackend for webhook_kit::SqliteStore {
+    type Held = sqlx::pool::PoolConnection<sqlx::Sqlite>;
+
+    async fn uncommitted(&self, sql: &str) -> Self::Held {
+        let mut connection = self.pool().acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+        connection
+    }
+
+    async fn commit(mut held: Self::Held) {
+        sqlx::query("COMMIT").execute(&mut *held).await.unwrap();
+    }
+
     fn keyed(&self, keyring: Option<Keyring>) -> Self {
         let store = Self::new(self.pool().clone());
         match keyring {
@@ -613,6 +724,25 @@ impl SqlBackend for webhook_kit::SqliteStore {
 
 #[cfg(feature = "postgres")]
 impl SqlBackend for webhook_kit::PostgresStore {
+    type Held = sqlx::pool::PoolConnection<sqlx::Postgres>;
+
+    async fn uncommitted(&self, sql: &str) -> Self::Held {
+        let mut connection = self.pool().acquire().await.unwrap();
+        sqlx::query("BEGIN")
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+        connection
+    }
+
+    async fn commit(mut held: Self::Held) {
+        sqlx::query("COMMIT").execute(&mut *held).await.unwrap();
+    }
+
     fn keyed(&self, keyring: Option<Keyring>) -> Self {
         let store = Self::new(self.pool().clone());
         match keyring {
