@@ -283,7 +283,9 @@ async fn stray_index_rows_change_no_listing() {
 /// A store without a keyring on a database of its own: these tests use key ids other
 /// tests use too.
 async fn own_database() -> PostgresStore {
-    let store = PostgresStore::connect(&fresh_database().await).await.unwrap();
+    let store = PostgresStore::connect(&fresh_database().await)
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     store
 }
@@ -295,12 +297,16 @@ async fn sealed_rows_are_bound_to_their_scope() {
 
 #[tokio::test]
 async fn old_format_rows_open_and_are_sealed_again_on_their_next_write() {
-    support::sealing::old_format_rows_open_and_are_sealed_again_on_their_next_write(&own_database().await).await;
+    support::sealing::old_format_rows_open_and_are_sealed_again_on_their_next_write(
+        &own_database().await,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_different_key_under_a_known_id_is_refused_at_start() {
-    support::sealing::a_different_key_under_a_known_id_is_refused_at_start(&own_database().await).await;
+    support::sealing::a_different_key_under_a_known_id_is_refused_at_start(&own_database().await)
+        .await;
 }
 
 #[tokio::test]

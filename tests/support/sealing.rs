@@ -6,9 +6,9 @@
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use webhook_kit::{
-    AccountType, CreateWebhookRequest, EncryptionKey, Error, Event, EventId, Keyring,
-    ResealBatch, ResealReport, Scope, SealError, StoreError, UpdateWebhookRequest, Webhook,
-    WebhookId, WebhookStore, Webhooks,
+    AccountType, CreateWebhookRequest, EncryptionKey, Error, Event, EventId, Keyring, ResealBatch,
+    ResealReport, Scope, SealError, StoreError, UpdateWebhookRequest, Webhook, WebhookId,
+    WebhookStore, Webhooks,
 };
 
 use super::{assert_same, forms_of, rotated, scope, seal_error, webhook};
@@ -177,7 +177,10 @@ pub async fn old_format_rows_open_and_are_sealed_again_on_their_next_write<S: Sq
         1 + webhook_kit::NONCE_LEN + hook.secret().expose_secret().len() + 16
     );
     assert_eq!(
-        plain.text_column(hook.id(), "secret_last4").await.as_deref(),
+        plain
+            .text_column(hook.id(), "secret_last4")
+            .await
+            .as_deref(),
         Some(&*hook.secret().masked())
     );
     plain
@@ -348,7 +351,12 @@ pub async fn one_corrupted_row_does_not_take_down_its_scope<S: SqlBackend>(plain
         .unwrap_err();
     assert_eq!(error.code(), "webhook_unreadable");
     assert_eq!(
-        service.get(&scope, broken.as_str()).await.unwrap().url().as_str(),
+        service
+            .get(&scope, broken.as_str())
+            .await
+            .unwrap()
+            .url()
+            .as_str(),
         "https://example.com/b"
     );
 
@@ -363,7 +371,11 @@ pub async fn one_corrupted_row_does_not_take_down_its_scope<S: SqlBackend>(plain
     assert_eq!(delivered, [&ids[0], &ids[2]]);
     assert_eq!(deliveries.unreadable().len(), 1);
     assert_eq!(deliveries.unreadable()[0].webhook_id(), broken);
-    let shown = format!("{:?} {}", deliveries.unreadable(), deliveries.unreadable()[0]);
+    let shown = format!(
+        "{:?} {}",
+        deliveries.unreadable(),
+        deliveries.unreadable()[0]
+    );
     assert!(shown.contains(broken.as_str()), "{shown}");
     assert!(!shown.contains("whsec_"), "{shown}");
     let error = service
