@@ -79,6 +79,10 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 ///
 /// Without a [`Keyring`] secrets are stored **in plaintext**: anyone who can read the table
 /// can sign deliveries. Give one with [`PostgresStore::with_keyring`] to seal them.
+/// Sealed values are bound to the webhook's id, organisation and account type; a different
+/// key under a known key id is refused at start ([`PostgresStore::check_keys`]). To retire a
+/// key, [`PostgresStore::reseal_all`] re-seals every row under the current one. The crate's
+/// README ("Encryption keys") says what sealing protects against and what not.
 ///
 /// ```no_run
 /// # #[tokio::main(flavor = "current_thread")]

@@ -101,6 +101,10 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 ///
 /// Without a [`Keyring`] secrets are stored **in plaintext**: anyone who can read the file
 /// can sign deliveries. Give one with [`SqliteStore::with_keyring`] to seal them.
+/// Sealed values are bound to the webhook's id, organisation and account type; a different
+/// key under a known key id is refused at start ([`SqliteStore::check_keys`]). To retire a
+/// key, [`SqliteStore::reseal_all`] re-seals every row under the current one. The crate's
+/// README ("Encryption keys") says what sealing protects against and what not.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
