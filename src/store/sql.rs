@@ -34,6 +34,237 @@ macro_rules! select_columns {
 }
 pub(crate) use select_columns;
 
+/// The methods both SQL stores share, around the few statements whose placeholders differ
+/// (`?1` in SQLite, `$1` in PostgreSQL). Expanded inside each store's inherent `impl`, which
+/// provides `pool`, `keyring`, `keys`, `check_schema`, `db_error` and `Self::raw`.
+macro_rules! sql_store_methods {
+    (
+        query: $query:ty,
+        sealed_rows_of_key: $sealed_rows_of_key:expr,
+        insert_key_check: $insert_key_check:expr,
+        row_in_scope: $row_in_scope:expr,
+        rows_after: $rows_after:expr,
+        reseal_row: $reseal_row:expr,
+        row_by_id: $row_by_id:expr $(,)?
+    ) => {
+        /// Checks the keyring against the key check values of the database: each key must
+        /// open the value stored under its id. The first time a key id is current, its value
+        /// is stored (after checking that rows already sealed under that id, if any, open).
+        /// Runs in `migrate` and before the store's first operation, so a store given a
+        /// different key under a known id refuses every read and write. Without a keyring
+        /// there is nothing to check.
+        ///
+        /// # Errors
+        ///
+        /// [`StoreError::Backend`] with [`SealError::KeyMismatch`](crate::SealError) naming
+        /// the key id whose key is wrong, or with the driver's error.
+        pub async fn check_keys(&self) -> Result<(), StoreError> {
+            use $crate::store::sql::{has_key_check, new_key_check, verify_key_checks};
+            let Some(keyring) = self.keyring.as_deref() else {
+                self.keys.set();
+                return Ok(());
+            };
+            let stored = self.key_checks().await?;
+            verify_key_checks(keyring, &stored)?;
+            if !has_key_check(keyring, &stored) {
+                let key_id = i64::from(keyring.current_key_id());
+                let sealed_rows = self
+                    .rows(sqlx::query($sealed_rows_of_key).bind(key_id))
+                    .await?;
+                let check = new_key_check(keyring, &stored, &sealed_rows)?;
+                sqlx::query($insert_key_check)
+                    .bind(key_id)
+                    .bind(check)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                // Another instance may have stored its own value first: check against it.
+                verify_key_checks(keyring, &self.key_checks().await?)?;
+            }
+            self.keys.set();
+            Ok(())
+        }
+
+        async fn key_checks(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+            sqlx::query_as("SELECT key_id, key_check FROM webhook_kit_key_checks")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+        }
+
+        /// The start-up checks, once per store (and its clones): schema, then keys.
+        async fn ready(&self) -> Result<(), StoreError> {
+            if !self.schema.get() {
+                self.check_schema().await?;
+            }
+            if !self.keys.get() {
+                self.check_keys().await?;
+            }
+            Ok(())
+        }
+
+        async fn rows(&self, query: $query) -> Result<Vec<$crate::store::sql::RawRow>, StoreError> {
+            let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+            rows.iter().map(Self::raw).collect()
+        }
+
+        async fn get_row(
+            &self,
+            scope: &Scope,
+            id: &WebhookId,
+        ) -> Result<Option<$crate::store::sql::RawRow>, StoreError> {
+            self.ready().await?;
+            let rows = self
+                .rows(
+                    sqlx::query($row_in_scope)
+                        .bind(id.as_str())
+                        .bind(scope.organization().as_str())
+                        .bind(scope.account_type().as_str()),
+                )
+                .await?;
+            Ok(rows.into_iter().next())
+        }
+
+        /// Re-seals one batch of rows under the keyring's current key: the `limit` rows after
+        /// `after` in id order (from the first row when `None`). A row is written again when
+        /// it is sealed under another key, in the format before
+        /// [`SEALED_FORMAT_VERSION`](crate::SEALED_FORMAT_VERSION), in plaintext (read with
+        /// [`Keyring::accepting_plaintext`](crate::Keyring::accepting_plaintext)), or lacks
+        /// its secret's hint; rows already current are left alone, so a pass can be stopped
+        /// and run again. Each write only changes the sealed columns, and only if the row's
+        /// revision is still the one read: a concurrent write is never lost, the row is read
+        /// again and re-sealed from what it now holds. Revisions are kept: the webhook did
+        /// not change.
+        ///
+        /// Pass [`ResealBatch::next`](crate::ResealBatch::next) to the next call until it is
+        /// `None`.
+        ///
+        /// # Errors
+        ///
+        /// [`StoreError::Backend`] with [`NoKeyringToReseal`](crate::NoKeyringToReseal) for
+        /// a store without a keyring, or the driver's error; [`StoreError::Conflict`] when a
+        /// row kept changing. Rows that do not open are reported in
+        /// [`ResealBatch::unreadable`](crate::ResealBatch::unreadable).
+        pub async fn reseal_batch(
+            &self,
+            after: Option<&WebhookId>,
+            limit: u32,
+        ) -> Result<$crate::store::sql::ResealBatch, StoreError> {
+            use $crate::store::sql::{Encoded, NoKeyringToReseal, reseal_rows};
+            self.ready().await?;
+            let keyring = self
+                .keyring
+                .as_deref()
+                .ok_or_else(|| StoreError::backend(NoKeyringToReseal))?;
+            let rows = self
+                .rows(
+                    sqlx::query($rows_after)
+                        .bind(after.map_or("", WebhookId::as_str))
+                        .bind(i64::from(limit)),
+                )
+                .await?;
+            reseal_rows(
+                keyring,
+                rows,
+                limit,
+                async |row: &Encoded, expected: i64| {
+                    let updated = sqlx::query($reseal_row)
+                        .bind(row.secret_key_id)
+                        .bind(&row.secret[..])
+                        .bind(row.previous_key_id)
+                        .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
+                        .bind(&row.secret_last4)
+                        .bind(&row.id)
+                        .bind(&row.organization)
+                        .bind(row.account_type)
+                        .bind(expected)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(updated.rows_affected() == 1)
+                },
+                async |id: &str| {
+                    let rows = self.rows(sqlx::query($row_by_id).bind(id)).await?;
+                    Ok(rows.into_iter().next())
+                },
+            )
+            .await
+        }
+
+        /// Re-seals every row under the keyring's current key, `batch_size` rows at a time
+        /// (see [`reseal_batch`](Self::reseal_batch)), and says how many it wrote. Once it
+        /// reports no unreadable row, keys other than the current one can be dropped from
+        /// the keyring. Running it again rewrites only what changed to another key since.
+        ///
+        /// # Errors
+        ///
+        /// As [`reseal_batch`](Self::reseal_batch).
+        pub async fn reseal_all(
+            &self,
+            batch_size: u32,
+        ) -> Result<$crate::store::sql::ResealReport, StoreError> {
+            $crate::store::sql::reseal_in_batches(
+                batch_size,
+                async |after: Option<WebhookId>, limit| {
+                    self.reseal_batch(after.as_ref(), limit).await
+                },
+            )
+            .await
+        }
+    };
+}
+pub(crate) use sql_store_methods;
+
+/// The read methods of [`WebhookStore`](crate::WebhookStore) both SQL stores share, over
+/// their `get_row` and `list_rows`. Expanded inside each store's `impl WebhookStore`.
+macro_rules! sql_store_reads {
+    () => {
+        async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+            let row = self.get_row(scope, id).await?;
+            row.map(|row| row.into_webhook(self.keyring.as_deref()))
+                .transpose()
+        }
+
+        async fn list(
+            &self,
+            scope: &Scope,
+            account: Option<&AccountId>,
+        ) -> Result<Vec<Webhook>, StoreError> {
+            let rows = self.list_rows(scope, account).await?;
+            $crate::store::sql::all_readable(rows, self.keyring.as_deref())
+        }
+
+        async fn list_readable(
+            &self,
+            scope: &Scope,
+            account: Option<&AccountId>,
+        ) -> Result<$crate::store::Listing, StoreError> {
+            let rows = self.list_rows(scope, account).await?;
+            $crate::store::sql::listing(rows, self.keyring.as_deref())
+        }
+
+        async fn list_masked(
+            &self,
+            scope: &Scope,
+            account: Option<&AccountId>,
+        ) -> Result<Vec<$crate::wire::WebhookResponse>, StoreError> {
+            let rows = self.list_rows(scope, account).await?;
+            $crate::store::sql::masked(rows, self.keyring.as_deref())
+        }
+
+        async fn get_masked(
+            &self,
+            scope: &Scope,
+            id: &WebhookId,
+        ) -> Result<Option<$crate::wire::WebhookResponse>, StoreError> {
+            let row = self.get_row(scope, id).await?;
+            row.map(|row| row.into_masked(self.keyring.as_deref()))
+                .transpose()
+        }
+    };
+}
+pub(crate) use sql_store_reads;
+
 /// Index of `account_ids` in [`select_columns!`]: each backend decodes it its own way.
 pub(crate) const ACCOUNT_IDS_COLUMN: usize = 5;
 

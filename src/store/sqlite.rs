@@ -16,15 +16,12 @@ use sqlx::sqlite::{
 use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
-    ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, NoKeyringToReseal, RawRow,
-    ResealBatch, ResealReport, RowError, all_readable, backend_error, compare_migrations,
-    has_key_check, is_unique_violation, listing, masked, migrate_error, new_key_check,
-    replace_refused, reseal_in_batches, reseal_rows, select_columns, selected, stored_revision,
-    verify_key_checks,
+    ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, RowError,
+    backend_error, compare_migrations, is_unique_violation, migrate_error, replace_refused,
+    select_columns, selected, sql_store_methods, sql_store_reads, stored_revision,
 };
-use crate::store::{Listing, StoreError, WebhookStore};
+use crate::store::{StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
-use crate::wire::WebhookResponse;
 
 /// How long a connection waits for another one's write lock before the operation fails
 /// with a retryable [`StoreError`].
@@ -201,59 +198,6 @@ impl SqliteStore {
         self.check_keys().await
     }
 
-    /// Checks the keyring against the key check values of the database: each key must open
-    /// the value stored under its id. The first time a key id is current, its value is
-    /// stored (after checking that rows already sealed under that id, if any, open). Runs
-    /// in `migrate` and before the store's first operation, so a store given a different
-    /// key under a known id refuses every read and write. Without a keyring there is
-    /// nothing to check.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] with [`SealError::KeyMismatch`](crate::SealError) naming the
-    /// key id whose key is wrong, or with the driver's error.
-    pub async fn check_keys(&self) -> Result<(), StoreError> {
-        let Some(keyring) = self.keyring.as_deref() else {
-            self.keys.set();
-            return Ok(());
-        };
-        let stored = self.key_checks().await?;
-        verify_key_checks(keyring, &stored)?;
-        if !has_key_check(keyring, &stored) {
-            let sealed_rows = self
-                .rows(
-                    sqlx::query(concat!(
-                        "SELECT ",
-                        select_columns!(),
-                        " FROM webhook_kit_webhooks w WHERE w.secret_key_id = ?1 LIMIT 8"
-                    ))
-                    .bind(i64::from(keyring.current_key_id())),
-                )
-                .await?;
-            let check = new_key_check(keyring, &stored, &sealed_rows)?;
-            sqlx::query(
-                "INSERT INTO webhook_kit_key_checks (key_id, key_check) VALUES (?1, ?2) \
-                 ON CONFLICT (key_id) DO NOTHING",
-            )
-            .bind(i64::from(keyring.current_key_id()))
-            .bind(check)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-            // Another instance may have stored its own value first: check against it.
-            verify_key_checks(keyring, &self.key_checks().await?)?;
-        }
-        self.keys.set();
-        Ok(())
-    }
-
-    async fn key_checks(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-        sqlx::query_as("SELECT key_id, key_check FROM webhook_kit_key_checks")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)
-    }
-
     /// Checks that the database has exactly the migrations this crate embeds.
     ///
     /// # Errors
@@ -285,16 +229,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn ready(&self) -> Result<(), StoreError> {
-        if !self.schema.get() {
-            self.check_schema().await?;
-        }
-        if !self.keys.get() {
-            self.check_keys().await?;
-        }
-        Ok(())
-    }
-
     fn raw(row: &SqliteRow) -> Result<RawRow, StoreError> {
         let account_ids: String = row.try_get(ACCOUNT_IDS_COLUMN).map_err(db_error)?;
         let account_ids: Vec<String> = serde_json::from_str(&account_ids).map_err(|_| {
@@ -303,32 +237,6 @@ impl SqliteStore {
             })
         })?;
         RawRow::read(row, account_ids).map_err(db_error)
-    }
-
-    async fn rows(
-        &self,
-        query: Query<'_, Sqlite, SqliteArguments>,
-    ) -> Result<Vec<RawRow>, StoreError> {
-        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
-        rows.iter().map(Self::raw).collect()
-    }
-
-    async fn get_row(&self, scope: &Scope, id: &WebhookId) -> Result<Option<RawRow>, StoreError> {
-        self.ready().await?;
-        let rows = self
-            .rows(
-                sqlx::query(concat!(
-                    "SELECT ",
-                    select_columns!(),
-                    " FROM webhook_kit_webhooks w \
-                     WHERE w.id = ?1 AND w.organization = ?2 AND w.account_type = ?3"
-                ))
-                .bind(id.as_str())
-                .bind(scope.organization().as_str())
-                .bind(scope.account_type().as_str()),
-            )
-            .await?;
-        Ok(rows.into_iter().next())
     }
 
     async fn list_rows(
@@ -354,106 +262,42 @@ impl SqliteStore {
         Ok(selected(self.rows(query).await?, scope, account))
     }
 
-    /// Re-seals one batch of rows under the keyring's current key: the `limit` rows after
-    /// `after` in id order (from the first row when `None`). A row is written again when it
-    /// is sealed under another key, in the format before
-    /// [`SEALED_FORMAT_VERSION`](crate::SEALED_FORMAT_VERSION), in plaintext (read with
-    /// [`Keyring::accepting_plaintext`]), or lacks its secret's hint; rows already current
-    /// are left alone, so a pass can be stopped and run again. Each write only changes the
-    /// sealed columns, and only if the row's revision is still the one read: a concurrent
-    /// write is never lost, the row is read again and re-sealed from what it now holds.
-    /// Revisions are kept: the webhook did not change.
-    ///
-    /// Pass [`ResealBatch::next`] to the next call until it is `None`.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] with [`NoKeyringToReseal`](crate::NoKeyringToReseal) for a
-    /// store without a keyring, or the driver's error; [`StoreError::Conflict`] when a row
-    /// kept changing. Rows that do not open are reported in [`ResealBatch::unreadable`].
-    pub async fn reseal_batch(
-        &self,
-        after: Option<&WebhookId>,
-        limit: u32,
-    ) -> Result<ResealBatch, StoreError> {
-        self.ready().await?;
-        let keyring = self
-            .keyring
-            .as_deref()
-            .ok_or_else(|| StoreError::backend(NoKeyringToReseal))?;
-        let rows = self
-            .rows(
-                sqlx::query(concat!(
-                    "SELECT ",
-                    select_columns!(),
-                    " FROM webhook_kit_webhooks w WHERE w.id > ?1 ORDER BY w.id LIMIT ?2"
-                ))
-                .bind(after.map_or("", WebhookId::as_str))
-                .bind(i64::from(limit)),
-            )
-            .await?;
-        reseal_rows(
-            keyring,
-            rows,
-            limit,
-            async |row: &Encoded, expected: i64| {
-                let updated = sqlx::query(
-                    "UPDATE webhook_kit_webhooks SET secret_key_id = ?1, secret = ?2, \
-                     previous_key_id = ?3, previous_secrets = ?4, secret_last4 = ?5 \
-                     WHERE id = ?6 AND organization = ?7 AND account_type = ?8 \
-                     AND revision = ?9",
-                )
-                .bind(row.secret_key_id)
-                .bind(&row.secret[..])
-                .bind(row.previous_key_id)
-                .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
-                .bind(&row.secret_last4)
-                .bind(&row.id)
-                .bind(&row.organization)
-                .bind(row.account_type)
-                .bind(expected)
-                .execute(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(updated.rows_affected() == 1)
-            },
-            async |id: &str| {
-                let rows = self
-                    .rows(
-                        sqlx::query(concat!(
-                            "SELECT ",
-                            select_columns!(),
-                            " FROM webhook_kit_webhooks w WHERE w.id = ?1"
-                        ))
-                        .bind(id),
-                    )
-                    .await?;
-                Ok(rows.into_iter().next())
-            },
-        )
-        .await
-    }
-
-    /// Re-seals every row under the keyring's current key, `batch_size` rows at a time (see
-    /// [`reseal_batch`](Self::reseal_batch)), and says how many it wrote. Once it reports
-    /// no unreadable row, keys other than the current one can be dropped from the keyring.
-    /// Running it again rewrites only what changed to another key since.
-    ///
-    /// # Errors
-    ///
-    /// As [`reseal_batch`](Self::reseal_batch).
-    pub async fn reseal_all(&self, batch_size: u32) -> Result<ResealReport, StoreError> {
-        reseal_in_batches(batch_size, async |after: Option<WebhookId>, limit| {
-            self.reseal_batch(after.as_ref(), limit).await
-        })
-        .await
-    }
-
     fn encode(&self, webhook: &Webhook) -> Result<(Encoded, String), StoreError> {
         let encoded = Encoded::new(webhook, self.keyring.as_deref())?;
         let account_ids =
             serde_json::to_string(&encoded.account_ids).map_err(StoreError::backend)?;
         Ok((encoded, account_ids))
+    }
+
+    sql_store_methods! {
+        query: Query<'_, Sqlite, SqliteArguments>,
+        sealed_rows_of_key: concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w WHERE w.secret_key_id = ?1 LIMIT 8"
+        ),
+        insert_key_check: "INSERT INTO webhook_kit_key_checks (key_id, key_check) \
+             VALUES (?1, ?2) ON CONFLICT (key_id) DO NOTHING",
+        row_in_scope: concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w \
+             WHERE w.id = ?1 AND w.organization = ?2 AND w.account_type = ?3"
+        ),
+        rows_after: concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w WHERE w.id > ?1 ORDER BY w.id LIMIT ?2"
+        ),
+        reseal_row: "UPDATE webhook_kit_webhooks SET secret_key_id = ?1, secret = ?2, \
+             previous_key_id = ?3, previous_secrets = ?4, secret_last4 = ?5 \
+             WHERE id = ?6 AND organization = ?7 AND account_type = ?8 \
+             AND revision = ?9",
+        row_by_id: concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w WHERE w.id = ?1"
+        ),
     }
 }
 
@@ -480,48 +324,7 @@ impl WebhookStore for SqliteStore {
         }
     }
 
-    async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
-        let row = self.get_row(scope, id).await?;
-        row.map(|row| row.into_webhook(self.keyring.as_deref()))
-            .transpose()
-    }
-
-    async fn list(
-        &self,
-        scope: &Scope,
-        account: Option<&AccountId>,
-    ) -> Result<Vec<Webhook>, StoreError> {
-        let rows = self.list_rows(scope, account).await?;
-        all_readable(rows, self.keyring.as_deref())
-    }
-
-    async fn list_readable(
-        &self,
-        scope: &Scope,
-        account: Option<&AccountId>,
-    ) -> Result<Listing, StoreError> {
-        let rows = self.list_rows(scope, account).await?;
-        listing(rows, self.keyring.as_deref())
-    }
-
-    async fn list_masked(
-        &self,
-        scope: &Scope,
-        account: Option<&AccountId>,
-    ) -> Result<Vec<WebhookResponse>, StoreError> {
-        let rows = self.list_rows(scope, account).await?;
-        masked(rows, self.keyring.as_deref())
-    }
-
-    async fn get_masked(
-        &self,
-        scope: &Scope,
-        id: &WebhookId,
-    ) -> Result<Option<WebhookResponse>, StoreError> {
-        let row = self.get_row(scope, id).await?;
-        row.map(|row| row.into_masked(self.keyring.as_deref()))
-            .transpose()
-    }
+    sql_store_reads!();
 
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
         self.ready().await?;

@@ -650,170 +650,108 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-#[cfg(feature = "sqlite")]
-impl SqlBackend for webhook_kit::SqliteStore {
-    type Held = sqlx::pool::PoolConnection<sqlx::Sqlite>;
+/// The [`SqlBackend`] of a store: its database, the statement that opens a write
+/// transaction, the first placeholder, and the SQL literal of bytes.
+macro_rules! sql_backend {
+    ($store:ty, $database:ty, begin: $begin:literal, first: $first:literal, bytes: $bytes:expr) => {
+        impl SqlBackend for $store {
+            type Held = sqlx::pool::PoolConnection<$database>;
 
-    async fn uncommitted(&self, sql: &str) -> Self::Held {
-        let mut connection = self.pool().acquire().await.unwrap();
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *connection)
-            .await
-            .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut *connection)
-            .await
-            .unwrap();
-        connection
-    }
+            fn keyed(&self, keyring: Option<Keyring>) -> Self {
+                let store = Self::new(self.pool().clone());
+                match keyring {
+                    Some(keyring) => store.with_keyring(keyring),
+                    None => store,
+                }
+            }
 
-    async fn commit(mut held: Self::Held) {
-        sqlx::query("COMMIT").execute(&mut *held).await.unwrap();
-    }
+            async fn migrate_store(&self) -> Result<(), StoreError> {
+                self.migrate().await
+            }
 
-    fn keyed(&self, keyring: Option<Keyring>) -> Self {
-        let store = Self::new(self.pool().clone());
-        match keyring {
-            Some(keyring) => store.with_keyring(keyring),
-            None => store,
+            async fn reseal_all(&self, batch_size: u32) -> Result<ResealReport, StoreError> {
+                Self::reseal_all(self, batch_size).await
+            }
+
+            async fn reseal_batch(
+                &self,
+                after: Option<&WebhookId>,
+                limit: u32,
+            ) -> Result<ResealBatch, StoreError> {
+                Self::reseal_batch(self, after, limit).await
+            }
+
+            async fn execute(&self, sql: &str) {
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(self.pool())
+                    .await
+                    .unwrap();
+            }
+
+            fn bytes_literal(bytes: &[u8]) -> String {
+                $bytes(hex(bytes))
+            }
+
+            async fn bytes_column(&self, id: &WebhookId, column: &str) -> Option<Vec<u8>> {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT {column} FROM webhook_kit_webhooks WHERE id = {}",
+                    $first
+                )))
+                .bind(id.as_str())
+                .fetch_one(self.pool())
+                .await
+                .unwrap()
+            }
+
+            async fn integer(&self, sql: &str) -> Option<i64> {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(self.pool())
+                    .await
+                    .unwrap()
+            }
+
+            async fn text_column(&self, id: &WebhookId, column: &str) -> Option<String> {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT {column} FROM webhook_kit_webhooks WHERE id = {}",
+                    $first
+                )))
+                .bind(id.as_str())
+                .fetch_one(self.pool())
+                .await
+                .unwrap()
+            }
+
+            async fn uncommitted(&self, sql: &str) -> Self::Held {
+                let mut connection = self.pool().acquire().await.unwrap();
+                sqlx::query($begin).execute(&mut *connection).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut *connection)
+                    .await
+                    .unwrap();
+                connection
+            }
+
+            async fn commit(mut held: Self::Held) {
+                sqlx::query("COMMIT").execute(&mut *held).await.unwrap();
+            }
         }
-    }
-
-    async fn migrate_store(&self) -> Result<(), StoreError> {
-        self.migrate().await
-    }
-
-    async fn reseal_all(&self, batch_size: u32) -> Result<ResealReport, StoreError> {
-        Self::reseal_all(self, batch_size).await
-    }
-
-    async fn reseal_batch(
-        &self,
-        after: Option<&WebhookId>,
-        limit: u32,
-    ) -> Result<ResealBatch, StoreError> {
-        Self::reseal_batch(self, after, limit).await
-    }
-
-    async fn execute(&self, sql: &str) {
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(self.pool())
-            .await
-            .unwrap();
-    }
-
-    fn bytes_literal(bytes: &[u8]) -> String {
-        format!("X'{}'", hex(bytes))
-    }
-
-    async fn bytes_column(&self, id: &WebhookId, column: &str) -> Option<Vec<u8>> {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT {column} FROM webhook_kit_webhooks WHERE id = ?1"
-        )))
-        .bind(id.as_str())
-        .fetch_one(self.pool())
-        .await
-        .unwrap()
-    }
-
-    async fn integer(&self, sql: &str) -> Option<i64> {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(self.pool())
-            .await
-            .unwrap()
-    }
-
-    async fn text_column(&self, id: &WebhookId, column: &str) -> Option<String> {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT {column} FROM webhook_kit_webhooks WHERE id = ?1"
-        )))
-        .bind(id.as_str())
-        .fetch_one(self.pool())
-        .await
-        .unwrap()
-    }
+    };
 }
+
+#[cfg(feature = "sqlite")]
+sql_backend!(
+    webhook_kit::SqliteStore,
+    sqlx::Sqlite,
+    begin: "BEGIN IMMEDIATE",
+    first: "?1",
+    bytes: |hex| format!("X'{hex}'")
+);
 
 #[cfg(feature = "postgres")]
-impl SqlBackend for webhook_kit::PostgresStore {
-    type Held = sqlx::pool::PoolConnection<sqlx::Postgres>;
-
-    async fn uncommitted(&self, sql: &str) -> Self::Held {
-        let mut connection = self.pool().acquire().await.unwrap();
-        sqlx::query("BEGIN")
-            .execute(&mut *connection)
-            .await
-            .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut *connection)
-            .await
-            .unwrap();
-        connection
-    }
-
-    async fn commit(mut held: Self::Held) {
-        sqlx::query("COMMIT").execute(&mut *held).await.unwrap();
-    }
-
-    fn keyed(&self, keyring: Option<Keyring>) -> Self {
-        let store = Self::new(self.pool().clone());
-        match keyring {
-            Some(keyring) => store.with_keyring(keyring),
-            None => store,
-        }
-    }
-
-    async fn migrate_store(&self) -> Result<(), StoreError> {
-        self.migrate().await
-    }
-
-    async fn reseal_all(&self, batch_size: u32) -> Result<ResealReport, StoreError> {
-        Self::reseal_all(self, batch_size).await
-    }
-
-    async fn reseal_batch(
-        &self,
-        after: Option<&WebhookId>,
-        limit: u32,
-    ) -> Result<ResealBatch, StoreError> {
-        Self::reseal_batch(self, after, limit).await
-    }
-
-    async fn execute(&self, sql: &str) {
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(self.pool())
-            .await
-            .unwrap();
-    }
-
-    fn bytes_literal(bytes: &[u8]) -> String {
-        format!("'\\x{}'::bytea", hex(bytes))
-    }
-
-    async fn bytes_column(&self, id: &WebhookId, column: &str) -> Option<Vec<u8>> {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT {column} FROM webhook_kit_webhooks WHERE id = $1"
-        )))
-        .bind(id.as_str())
-        .fetch_one(self.pool())
-        .await
-        .unwrap()
-    }
-
-    async fn integer(&self, sql: &str) -> Option<i64> {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(self.pool())
-            .await
-            .unwrap()
-    }
-
-    async fn text_column(&self, id: &WebhookId, column: &str) -> Option<String> {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT {column} FROM webhook_kit_webhooks WHERE id = $1"
-        )))
-        .bind(id.as_str())
-        .fetch_one(self.pool())
-        .await
-        .unwrap()
-    }
-}
+sql_backend!(
+    webhook_kit::PostgresStore,
+    sqlx::Postgres,
+    begin: "BEGIN",
+    first: "$1",
+    bytes: |hex| format!("'\\x{hex}'::bytea")
+);
