@@ -138,6 +138,24 @@ impl Listing {
             unreadable: Vec::new(),
         }
     }
+
+    /// The same listing, reporting `unreadable` as the webhooks that could not be read: for
+    /// a store of your own whose rows can fail to decode one by one.
+    ///
+    /// ```
+    /// use webhook_kit::{Listing, UnreadableWebhook, WebhookId};
+    ///
+    /// let broken = WebhookId::generate();
+    /// let listing = Listing::new(Vec::new())
+    ///     .with_unreadable(vec![UnreadableWebhook::new(broken.clone(), "bad row")]);
+    /// assert_eq!(listing.unreadable[0].webhook_id(), &broken);
+    /// assert_eq!(listing.unreadable[0].reason().to_string(), "bad row");
+    /// ```
+    #[must_use]
+    pub fn with_unreadable(mut self, unreadable: Vec<UnreadableWebhook>) -> Self {
+        self.unreadable = unreadable;
+        self
+    }
 }
 
 /// Persistence for webhooks. Stores are plain: validation, merging and secrets are the

@@ -390,6 +390,32 @@ pub async fn one_corrupted_row_does_not_take_down_its_scope<S: SqlBackend>(plain
             .unwrap()
             .is_some()
     );
+
+    // A column other than the secrets holding a value the store never writes: `get` cannot
+    // build the webhook either, and deliveries report it like the other.
+    plain
+        .execute(&format!(
+            "UPDATE webhook_kit_webhooks SET url = 'not a url' WHERE id = '{}'",
+            ids[0]
+        ))
+        .await;
+    let error = service.get(&scope, ids[0].as_str()).await.unwrap_err();
+    assert_eq!(error.code(), "webhook_unreadable");
+    let deliveries = service.deliveries(&event, 1_700_000_000).await.unwrap();
+    let delivered: Vec<&WebhookId> = deliveries.iter().map(|d| d.webhook_id()).collect();
+    assert_eq!(delivered, [&ids[2]]);
+    let unreadable: Vec<&WebhookId> = deliveries
+        .unreadable()
+        .iter()
+        .map(|unreadable| unreadable.webhook_id())
+        .collect();
+    assert_eq!(unreadable, [&ids[0], &ids[1]]);
+    assert_eq!(
+        deliveries.unreadable()[0]
+            .reason()
+            .downcast_ref::<webhook_kit::RowError>(),
+        Some(&webhook_kit::RowError::Corrupt { column: "url" })
+    );
 }
 
 /// Re-sealing under a new key: batched and resumable, it rewrites every row sealed under
