@@ -346,13 +346,19 @@ impl Keyring {
         }
     }
 
-    /// The key check value of the current key: a fixed text sealed under it, stored the
-    /// first time the key is used so that a different key under the same id is refused.
-    pub(crate) fn current_key_check(&self) -> Result<Vec<u8>, SealError> {
-        self.current.seal(
-            KEY_CHECK_PLAINTEXT,
-            &key_check_associated_data(self.current.id),
-        )
+    /// The ids of every key in the ring, the current one first.
+    pub(crate) fn key_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::once(&self.current)
+            .chain(&self.retired)
+            .map(EncryptionKey::id)
+    }
+
+    /// The key check value of the key `key_id` (`None` when the ring has no such key): a
+    /// fixed text sealed under it, stored the first time the key is seen so that a
+    /// different key under the same id is refused.
+    pub(crate) fn key_check(&self, key_id: u32) -> Option<Result<Vec<u8>, SealError>> {
+        let key = self.key(key_id)?;
+        Some(key.seal(KEY_CHECK_PLAINTEXT, &key_check_associated_data(key_id)))
     }
 
     /// Checks the key check value stored for `key_id` against the key of that id; `Ok`
@@ -603,7 +609,8 @@ mod tests {
     #[test]
     fn the_key_check_value_opens_with_its_key_only() {
         let keyring = Keyring::new(EncryptionKey::new(1, [1; 32]));
-        let check = keyring.current_key_check().unwrap();
+        let check = keyring.key_check(1).unwrap().unwrap();
+        assert!(keyring.key_check(2).is_none());
         assert_eq!(keyring.verify_key_check(1, &check), Ok(()));
         let wrong = Keyring::new(EncryptionKey::new(1, [9; 32]));
         assert_eq!(

@@ -48,8 +48,9 @@ macro_rules! sql_store_methods {
         row_by_id: $row_by_id:expr $(,)?
     ) => {
         /// Checks the keyring against the key check values of the database: each key must
-        /// open the value stored under its id. The first time a key id is current, its value
-        /// is stored (after checking that rows already sealed under that id, if any, open).
+        /// open the value stored under its id. The first time a key id is seen (current or
+        /// retired), its value is stored, after checking that rows already sealed under that
+        /// id, if any, open with it.
         /// Runs in `migrate` and before the store's first operation, so a store given a
         /// different key under a known id refuses every read and write. Without a keyring
         /// there is nothing to check.
@@ -59,26 +60,31 @@ macro_rules! sql_store_methods {
         /// [`StoreError::Backend`] with [`SealError::KeyMismatch`](crate::SealError) naming
         /// the key id whose key is wrong, or with the driver's error.
         pub async fn check_keys(&self) -> Result<(), StoreError> {
-            use $crate::store::sql::{has_key_check, new_key_check, verify_key_checks};
+            use $crate::store::sql::{new_key_check, unchecked_key_ids, verify_key_checks};
             let Some(keyring) = self.keyring.as_deref() else {
                 self.keys.set();
                 return Ok(());
             };
             let stored = self.key_checks().await?;
             verify_key_checks(keyring, &stored)?;
-            if !has_key_check(keyring, &stored) {
-                let key_id = i64::from(keyring.current_key_id());
+            // Every key is checked before any value is stored: a refused start writes nothing.
+            let mut new_checks = Vec::new();
+            for key_id in unchecked_key_ids(keyring, &stored) {
                 let sealed_rows = self
-                    .rows(sqlx::query($sealed_rows_of_key).bind(key_id))
+                    .rows(sqlx::query($sealed_rows_of_key).bind(i64::from(key_id)))
                     .await?;
-                let check = new_key_check(keyring, &stored, &sealed_rows)?;
+                new_checks.push((key_id, new_key_check(keyring, key_id, &sealed_rows)?));
+            }
+            for (key_id, check) in &new_checks {
                 sqlx::query($insert_key_check)
-                    .bind(key_id)
-                    .bind(check)
+                    .bind(i64::from(*key_id))
+                    .bind(&check[..])
                     .execute(&self.pool)
                     .await
                     .map_err(db_error)?;
-                // Another instance may have stored its own value first: check against it.
+            }
+            if !new_checks.is_empty() {
+                // Another instance may have stored its own values first: check against them.
                 verify_key_checks(keyring, &self.key_checks().await?)?;
             }
             self.keys.set();
@@ -959,38 +965,38 @@ pub(crate) fn verify_key_checks(
     Ok(())
 }
 
-/// The key check value to store for the keyring's current key when none is stored yet
-/// (`None` when one is). A database sealed before key checks existed may already hold rows
-/// under that key id: then at least one of `sealed_rows` (a few of them) must open, or the
-/// key is refused as a wrong one rather than recorded as right.
+/// The key check value to store for the key `key_id` of the keyring, which has none stored
+/// yet. A database sealed before key checks existed may already hold rows under that id:
+/// then at least one of `sealed_rows` (a few of them) must open with the key, or it is
+/// refused as a wrong one rather than recorded as right.
 ///
 /// # Errors
 ///
 /// [`SealError::KeyMismatch`] when rows under the key id exist and none opens.
 pub(crate) fn new_key_check(
     keyring: &Keyring,
-    stored: &[(i64, Vec<u8>)],
+    key_id: u32,
     sealed_rows: &[RawRow],
 ) -> Result<Vec<u8>, StoreError> {
-    let current = keyring.current_key_id();
-    debug_assert!(!stored.iter().any(|(id, _)| *id == i64::from(current)));
     if !sealed_rows.is_empty()
         && !sealed_rows
             .iter()
             .any(|row| row.secrets(Some(keyring)).is_ok())
     {
-        return Err(StoreError::backend(SealError::KeyMismatch {
-            key_id: current,
-        }));
+        return Err(StoreError::backend(SealError::KeyMismatch { key_id }));
     }
-    keyring.current_key_check().map_err(StoreError::backend)
+    match keyring.key_check(key_id) {
+        Some(check) => check.map_err(StoreError::backend),
+        None => Err(StoreError::backend(SealError::UnknownKey { key_id })),
+    }
 }
 
-/// Whether a key check value is stored for the keyring's current key.
-pub(crate) fn has_key_check(keyring: &Keyring, stored: &[(i64, Vec<u8>)]) -> bool {
-    stored
-        .iter()
-        .any(|(id, _)| *id == i64::from(keyring.current_key_id()))
+/// The ids of the keyring's keys that have no key check value stored yet.
+pub(crate) fn unchecked_key_ids(keyring: &Keyring, stored: &[(i64, Vec<u8>)]) -> Vec<u32> {
+    keyring
+        .key_ids()
+        .filter(|key_id| !stored.iter().any(|(id, _)| *id == i64::from(*key_id)))
+        .collect()
 }
 
 /// How many rows of a store [`reseal`](crate::SqliteStore::reseal_all) wrote again, and

@@ -284,6 +284,16 @@ pub async fn a_different_key_under_a_known_id_is_refused_at_start<S: SqlBackend>
         seal_error(wrong.migrate_store().await, hook.secret()),
         mismatch
     );
+    // Retired keys too; and a refused start stores no value, not even for the sound key.
+    let wrong_retired = plain.keyed(Some(
+        Keyring::new(EncryptionKey::generate(2))
+            .with_retired(EncryptionKey::generate(1))
+            .unwrap(),
+    ));
+    assert_eq!(
+        seal_error(wrong_retired.migrate_store().await, hook.secret()),
+        mismatch
+    );
     assert_eq!(
         plain
             .integer("SELECT COUNT(*) FROM webhook_kit_key_checks")
