@@ -23,7 +23,9 @@ mod wire;
 
 pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_IDS};
 pub use attempt::{Attempt, AttemptError, ErrorKind, Outcome, Transport};
-pub use delivery::{CONTENT_TYPE, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl};
+pub use delivery::{
+    CONTENT_TYPE, Deliveries, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl,
+};
 pub use error::{Error, ErrorBody, MAX_ECHOED_CHARS};
 pub use event::Event;
 pub use id::{AccountId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId};
@@ -40,7 +42,7 @@ pub use signature::{
 pub use signing_key::{
     Ed25519KeyError, PUBLIC_KEY_PREFIX, PublicKey, SIGNING_KEY_PREFIX, SigningKey,
 };
-pub use store::{BoxError, MemoryStore, StoreError, WebhookStore};
+pub use store::{BoxError, Listing, MemoryStore, StoreError, UnreadableWebhook, WebhookStore};
 pub use url::{DestinationPolicy, MAX_URL_LEN, Refusal, SEED_URL_PATTERN, UrlError, WebhookUrl};
 pub use webhook::{
     MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, PreviousSecret, Scope, Webhook, WebhookParts,
@@ -52,13 +54,16 @@ pub use wire::{
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
-pub use seal::{ENCRYPTION_KEY_LEN, EncryptionKey, KeyError, Keyring, NONCE_LEN, SealError};
+pub use seal::{
+    DuplicateKeyId, ENCRYPTION_KEY_LEN, EncryptionKey, KeyError, Keyring, NONCE_LEN,
+    SEALED_FORMAT_VERSION, SealError,
+};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::postgres::{POSTGRES_ACQUIRE_TIMEOUT, PostgresStore};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
-pub use store::sql::{RowError, SchemaError};
+pub use store::sql::{NoKeyringToReseal, ResealBatch, ResealReport, RowError, SchemaError};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::sqlite::{SQLITE_BUSY_TIMEOUT, SqliteStore};
