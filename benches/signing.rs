@@ -1,7 +1,10 @@
 //! Signing and verifying speed against the `standardwebhooks` crate, a plain
-//! `Hmac<Sha256>` keyed per call, and plain SHA-256 of the body (the limit).
+//! `Hmac<Sha256>` keyed per call, and plain SHA-256 of the body (the limit); `v1a`
+//! (Ed25519) against plain `ed25519-dalek` signing and strict verification of the same
+//! message.
 //!
-//! `cargo bench --bench signing`; throughput is reported in bytes of body per second.
+//! `cargo bench --all-features --bench signing`; throughput is reported in bytes of body per
+//! second. Figures and targets: BENCHMARKS.md.
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
@@ -9,9 +12,10 @@ use std::hint::black_box;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ed25519_dalek::Signer as _;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::{Digest as _, Sha256};
-use webhook_kit::{Secret, Signer, Verifier};
+use webhook_kit::{Secret, Signer, SigningKey, Verifier};
 
 const SIZES: [usize; 4] = [64, 1024, 16 * 1024, 1024 * 1024];
 const ID: &str = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W";
@@ -70,6 +74,19 @@ fn sign(c: &mut Criterion) {
     group.finish();
 }
 
+/// Times `verifier.verify` (with the clock) of headers `signer` made just now.
+fn verify_fresh(b: &mut criterion::Bencher<'_>, signer: &Signer, verifier: &Verifier, body: &[u8]) {
+    let signed = signer
+        .headers(ID, chrono::Utc::now().timestamp(), body)
+        .unwrap();
+    let received = signed.pairs();
+    b.iter(|| {
+        verifier
+            .verify(black_box(&received), black_box(body))
+            .unwrap()
+    })
+}
+
 fn verify(c: &mut Criterion) {
     let secret = Secret::generate();
     let signer = Signer::from_secret(&secret);
@@ -81,15 +98,7 @@ fn verify(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(size as u64));
         // Fresh headers per function: both `verify`s read the clock.
         group.bench_with_input(BenchmarkId::new("webhook-kit", size), &body, |b, body| {
-            let signed = signer
-                .headers(ID, chrono::Utc::now().timestamp(), body)
-                .unwrap();
-            let received = signed.pairs();
-            b.iter(|| {
-                verifier
-                    .verify(black_box(&received), black_box(body))
-                    .unwrap()
-            })
+            verify_fresh(b, &signer, &verifier, body)
         });
         group.bench_with_input(
             BenchmarkId::new("standardwebhooks", size),
@@ -136,5 +145,61 @@ fn sha256_limit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sign, verify, sha256_limit);
+/// `"{id}.{timestamp}.{body}"`, what both schemes sign.
+fn message(timestamp: i64, body: &[u8]) -> Vec<u8> {
+    [
+        ID.as_bytes(),
+        b".",
+        timestamp.to_string().as_bytes(),
+        b".",
+        body,
+    ]
+    .concat()
+}
+
+fn v1a(c: &mut Criterion) {
+    let key = SigningKey::generate();
+    let keypair = STANDARD.decode(&key.expose_secret()[5..]).unwrap();
+    let dalek =
+        ed25519_dalek::SigningKey::from_keypair_bytes(&keypair.try_into().unwrap()).unwrap();
+    let public = dalek.verifying_key();
+    let signer = Signer::from_signing_key(&key);
+    let verifier = Verifier::from_public_key(&key.public_key());
+    let timestamp = 1_700_000_000;
+    let mut group = c.benchmark_group("sign-v1a");
+    for size in SIZES {
+        let body = body(size);
+        let message = message(timestamp, &body);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("webhook-kit", size), &body, |b, body| {
+            b.iter(|| signer.sign(black_box(ID), black_box(timestamp), black_box(body)))
+        });
+        group.bench_with_input(BenchmarkId::new("ed25519-dalek", size), &message, |b, m| {
+            b.iter(|| dalek.sign(black_box(m)))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("verify-v1a");
+    for size in SIZES {
+        let body = body(size);
+        group.throughput(Throughput::Bytes(size as u64));
+        // Fresh headers per function: `verify` reads the clock.
+        group.bench_with_input(BenchmarkId::new("webhook-kit", size), &body, |b, body| {
+            verify_fresh(b, &signer, &verifier, body)
+        });
+        let message = message(timestamp, &body);
+        let signature = dalek.sign(&message);
+        group.bench_with_input(BenchmarkId::new("ed25519-dalek", size), &message, |b, m| {
+            b.iter(|| {
+                public
+                    .verify_strict(black_box(m), black_box(&signature))
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sign, verify, sha256_limit, v1a);
 criterion_main!(benches);

@@ -3,8 +3,10 @@
 //! Criterion measures one function after another, so on a shared machine a change of load
 //! between two functions shows up in their ratio; here it cannot.
 //!
-//! `cargo run --release --example interleaved_speed` prints a Markdown table: time per call
-//! and the ratios the targets are stated in.
+//! `cargo run --release --all-features --example interleaved_speed` prints a Markdown table:
+//! time per call and the ratios the targets in BENCHMARKS.md are stated in. `hmac sign` and
+//! `hmac verify` run the same `hmac` crate as `Signer` and `Verifier`, but keyed on every
+//! call: the difference is what keying once per secret saves.
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
@@ -12,9 +14,10 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::Signer as _;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::{Digest as _, Sha256};
-use webhook_kit::{Secret, Signer, Verifier};
+use webhook_kit::{Secret, Signer, SigningKey, Verifier};
 
 const SIZES: [usize; 4] = [64, 1024, 16 * 1024, 1024 * 1024];
 const ID: &str = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W";
@@ -37,6 +40,16 @@ fn fastest(size: usize, functions: &mut [&mut dyn FnMut()]) -> Vec<f64> {
     best
 }
 
+/// A JSON-ish ASCII body of `size` bytes.
+fn body(size: usize) -> Vec<u8> {
+    b"{\"type\":\"invoice.paid\",\"data\":{\"id\":\"inv_1\"}}"
+        .iter()
+        .copied()
+        .cycle()
+        .take(size)
+        .collect()
+}
+
 fn main() {
     let secret = Secret::generate();
     let key = secret.expose_key();
@@ -48,12 +61,7 @@ fn main() {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for size in SIZES {
-        let body: Vec<u8> = b"{\"type\":\"invoice.paid\",\"data\":{\"id\":\"inv_1\"}}"
-            .iter()
-            .copied()
-            .cycle()
-            .take(size)
-            .collect();
+        let body = body(size);
         let signed = signer
             .headers(ID, chrono::Utc::now().timestamp(), &body)
             .unwrap();
@@ -131,6 +139,74 @@ fn main() {
             hmac_sign / sign,
             peer_verify / verify,
             sha / verify,
+        );
+    }
+    v1a();
+}
+
+/// The same for `v1a` (Ed25519): `Signer`/`Verifier` against plain `ed25519-dalek`
+/// signing and strict verification of the concatenated message.
+fn v1a() {
+    let key = SigningKey::generate();
+    let keypair = STANDARD.decode(&key.expose_secret()[5..]).unwrap();
+    let dalek =
+        ed25519_dalek::SigningKey::from_keypair_bytes(&keypair.try_into().unwrap()).unwrap();
+    let public = dalek.verifying_key();
+    let signer = Signer::from_signing_key(&key);
+    let verifier = Verifier::from_public_key(&key.public_key());
+    println!();
+    println!(
+        "| bytes | v1a sign | dalek sign | v1a verify | dalek verify_strict | sign ÷ dalek | verify ÷ dalek |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for size in SIZES {
+        let body = body(size);
+        let signed = signer
+            .headers(ID, chrono::Utc::now().timestamp(), &body)
+            .unwrap();
+        let received = signed.pairs();
+        let timestamp: i64 = signed.timestamp().parse().unwrap();
+        let message = [
+            ID.as_bytes(),
+            b".",
+            signed.timestamp().as_bytes(),
+            b".",
+            &body,
+        ]
+        .concat();
+        let signature = dalek.sign(&message);
+        let t = fastest(
+            size.max(64 * 1024),
+            &mut [
+                &mut || {
+                    drop(black_box(signer.sign(
+                        black_box(ID),
+                        timestamp,
+                        black_box(&body),
+                    )))
+                },
+                &mut || {
+                    black_box(dalek.sign(black_box(&message)));
+                },
+                &mut || {
+                    verifier
+                        .verify(black_box(&received), black_box(&body))
+                        .unwrap()
+                },
+                &mut || {
+                    public
+                        .verify_strict(black_box(&message), black_box(&signature))
+                        .unwrap()
+                },
+            ],
+        );
+        let [sign, dalek_sign, verify, dalek_verify] = t[..] else {
+            unreachable!()
+        };
+        println!(
+            "| {size} | {sign:.0} ns | {dalek_sign:.0} ns | {verify:.0} ns | {dalek_verify:.0} ns | {:.3} | {:.3} |",
+            sign / dalek_sign,
+            verify / dalek_verify,
         );
     }
 }

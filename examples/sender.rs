@@ -176,6 +176,7 @@ mod tests {
             .deliveries(&event, 1_700_000_000)
             .await
             .unwrap()
+            .into_vec()
             .pop()
             .unwrap()
     }

@@ -6,6 +6,8 @@
 //!
 //! The secrets are sealed with a key read from `WEBHOOK_KIT_KEY` (base64 of 32 bytes); the
 //! example makes one and prints it when the variable is unset, so pass it to the second run.
+//! A second run with another key is refused at start (`SealError::KeyMismatch`): the database
+//! keeps a key check value for key id 1.
 
 use webhook_kit::{
     AccountFilter, AccountType, EncryptionKey, Keyring, Scope, SqliteStore, Webhook, WebhookStore,

@@ -52,7 +52,7 @@ use crate::signature::{
     HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, SecretsError, SignError, SignedHeaders, Signer,
 };
 use crate::store::queue::{AttemptRecord, DeliveryState, QueuedDelivery};
-use crate::store::{DeliveryStore, StoreError, WebhookStore};
+use crate::store::{DeliveryStore, StoreError, UnreadableWebhook, WebhookStore};
 use crate::url::WebhookUrl;
 use crate::webhook::Scope;
 use crate::webhook::Webhook;
@@ -77,17 +77,32 @@ pub enum DeliveryError {
     /// can produce it.
     #[error("the webhook's secrets cannot sign")]
     Secrets(#[source] SecretsError),
+    /// The webhook [`redeliver`](Webhooks::redeliver) was asked for is stored but cannot be
+    /// read (its secret does not open, say). The source names it and says why, for logs.
+    #[error("the stored webhook cannot be read")]
+    Unreadable(#[source] UnreadableWebhook),
     /// The store failed. The source is kept for logs; the message shows nothing of it.
     #[error("storage failure")]
     Store(#[source] StoreError),
 }
 
+impl From<StoreError> for DeliveryError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unreadable(unreadable) => Self::Unreadable(unreadable),
+            other => Self::Store(other),
+        }
+    }
+}
+
 impl DeliveryError {
-    /// The stable machine code: `timestamp_invalid`, `secrets_invalid` or `internal_error`.
+    /// The stable machine code: `timestamp_invalid`, `secrets_invalid`,
+    /// `webhook_unreadable` or `internal_error`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidTimestamp => "timestamp_invalid",
             Self::Secrets(_) => "secrets_invalid",
+            Self::Unreadable(_) => "webhook_unreadable",
             Self::Store(_) => "internal_error",
         }
     }
@@ -258,7 +273,7 @@ impl Delivery {
     /// let url = "https://Example.com:443/hook?a=1#top".parse().unwrap();
     /// webhooks.create(&scope, CreateWebhookRequest::new(url)).await.unwrap();
     /// # let event = Event::new(EventId::generate(), scope, "acc_1".parse().unwrap(), &b"{}"[..]);
-    /// let delivery = webhooks.deliveries(&event, 1_700_000_000).await.unwrap().pop().unwrap();
+    /// let delivery = webhooks.deliveries(&event, 1_700_000_000).await.unwrap().into_vec().pop().unwrap();
     /// assert_eq!(delivery.request_url().unwrap(), "https://example.com/hook?a=1");
     /// # });
     /// ```
@@ -326,6 +341,67 @@ impl fmt::Debug for Delivery {
     }
 }
 
+/// The deliveries of one event: one per webhook that gets it and could be read, and the
+/// webhooks that should have got it but cannot be read (a secret that does not open, say),
+/// for the host to log. One broken webhook never keeps the event from the others.
+///
+/// Derefs to the slice of deliveries and iterates over them.
+#[derive(Debug, Default)]
+#[must_use = "deliveries do nothing until they are sent"]
+pub struct Deliveries {
+    deliveries: Vec<Delivery>,
+    unreadable: Vec<UnreadableWebhook>,
+}
+
+impl Deliveries {
+    /// The deliveries, in the store's order.
+    pub fn deliveries(&self) -> &[Delivery] {
+        &self.deliveries
+    }
+
+    /// The webhooks that match the event but cannot be read: each carries the webhook id
+    /// and the reason ([`UnreadableWebhook::reason`]), never a secret.
+    pub fn unreadable(&self) -> &[UnreadableWebhook] {
+        &self.unreadable
+    }
+
+    /// The deliveries, dropping the report of unreadable webhooks.
+    pub fn into_vec(self) -> Vec<Delivery> {
+        self.deliveries
+    }
+
+    /// The deliveries and the unreadable webhooks.
+    pub fn into_parts(self) -> (Vec<Delivery>, Vec<UnreadableWebhook>) {
+        (self.deliveries, self.unreadable)
+    }
+}
+
+impl std::ops::Deref for Deliveries {
+    type Target = [Delivery];
+
+    fn deref(&self) -> &[Delivery] {
+        &self.deliveries
+    }
+}
+
+impl IntoIterator for Deliveries {
+    type Item = Delivery;
+    type IntoIter = std::vec::IntoIter<Delivery>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.deliveries.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Deliveries {
+    type Item = &'a Delivery;
+    type IntoIter = std::slice::Iter<'a, Delivery>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.deliveries.iter()
+    }
+}
+
 /// The instant of a delivery timestamp, at which secrets are chosen.
 fn instant(timestamp: i64) -> Result<DateTime<Utc>, DeliveryError> {
     if timestamp < 0 {
@@ -354,8 +430,11 @@ impl<S: WebhookStore> Webhooks<S> {
     /// delivery carries two signatures, newest first. After a rotation without overlap only
     /// the new secret signs.
     ///
-    /// The webhooks are found through the store's per-account listing, so the cost follows
-    /// the number of matching webhooks, not the number stored.
+    /// The webhooks are found through the store's per-account listing
+    /// ([`WebhookStore::list_readable`]), so the cost follows the number of matching
+    /// webhooks, not the number stored. A matching webhook that cannot be read (its secret
+    /// does not open) gets no delivery and is reported in [`Deliveries::unreadable`]: every
+    /// other webhook still gets the event. Log them; none of them shows a secret.
     ///
     /// # Errors
     ///
@@ -367,18 +446,23 @@ impl<S: WebhookStore> Webhooks<S> {
         &self,
         event: &Event,
         timestamp: i64,
-    ) -> Result<Vec<Delivery>, DeliveryError> {
+    ) -> Result<Deliveries, DeliveryError> {
         let at = instant(timestamp)?;
-        let webhooks = self
+        let listing = self
             .store()
-            .list(event.scope(), Some(event.account()))
+            .list_readable(event.scope(), Some(event.account()))
             .await
             .map_err(DeliveryError::Store)?;
-        webhooks
+        let deliveries = listing
+            .webhooks
             .into_iter()
             .filter(|webhook| routes(webhook, event))
             .map(|webhook| Delivery::sign(webhook, event, timestamp, at))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok(Deliveries {
+            deliveries,
+            unreadable: listing.unreadable,
+        })
     }
 
     /// The delivery of `event` to the webhook `webhook_id`, read again from the store and
@@ -388,7 +472,8 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// As [`deliveries`](Self::deliveries).
+    /// As [`deliveries`](Self::deliveries), and [`DeliveryError::Unreadable`] when the
+    /// webhook is stored but cannot be read.
     pub async fn redeliver(
         &self,
         event: &Event,
@@ -396,11 +481,7 @@ impl<S: WebhookStore> Webhooks<S> {
         timestamp: i64,
     ) -> Result<Option<Delivery>, DeliveryError> {
         let at = instant(timestamp)?;
-        let webhook = self
-            .store()
-            .get(event.scope(), webhook_id)
-            .await
-            .map_err(DeliveryError::Store)?;
+        let webhook = self.store().get(event.scope(), webhook_id).await?;
         webhook
             .filter(|webhook| routes(webhook, event))
             .map(|webhook| Delivery::sign(webhook, event, timestamp, at))
@@ -409,18 +490,29 @@ impl<S: WebhookStore> Webhooks<S> {
 }
 
 impl<S: WebhookStore> Webhooks<S> {
-    /// The webhooks that get `event`, as [`deliveries`](Self::deliveries) routes.
+    /// The webhooks that get `event`, as [`deliveries`](Self::deliveries) routes, and those
+    /// that may (matched by the store's index but unreadable now: a secret that does not
+    /// open). The worker reads each again at every attempt, so an unreadable one is retried
+    /// as our own failure and routed properly once it reads again; no event is lost to it.
     pub(crate) async fn targets(&self, event: &Event) -> Result<Vec<WebhookId>, DeliveryError> {
-        let webhooks = self
+        let listing = self
             .store()
-            .list(event.scope(), Some(event.account()))
+            .list_readable(event.scope(), Some(event.account()))
             .await
             .map_err(DeliveryError::Store)?;
-        Ok(webhooks
+        let mut targets: Vec<WebhookId> = listing
+            .webhooks
             .into_iter()
             .filter(|webhook| routes(webhook, event))
             .map(|webhook| webhook.id().clone())
-            .collect())
+            .collect();
+        targets.extend(
+            listing
+                .unreadable
+                .iter()
+                .map(|unreadable| unreadable.webhook_id().clone()),
+        );
+        Ok(targets)
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::id::InvalidId;
-use crate::store::StoreError;
+use crate::store::{StoreError, UnreadableWebhook};
 use crate::url::UrlError;
 
 /// Most characters of an input that an error message quotes; the rest is cut and marked `…`.
@@ -45,6 +45,12 @@ pub enum Error {
     /// right now; trying again may succeed.
     #[error("the webhook was changed concurrently, try again")]
     Conflict,
+    /// The webhook is stored but cannot be read: its secret does not open (a wrong key, a
+    /// value altered or moved to another row or scope) or a column holds a value the store
+    /// never writes. Other webhooks are not affected. The source (with the webhook id and
+    /// the reason) is kept for logs; the message shows nothing of it.
+    #[error("the stored webhook cannot be read")]
+    Unreadable(#[source] UnreadableWebhook),
     /// The store failed. The source is kept for logs; the message shows nothing of it.
     #[error("storage failure")]
     Store(#[source] StoreError),
@@ -60,6 +66,7 @@ impl Error {
             Error::RotationInvalid(_) => "rotation_invalid",
             Error::NotFound => "not_found",
             Error::Conflict => "conflict",
+            Error::Unreadable(_) => "webhook_unreadable",
             Error::Store(_) => "internal_error",
         }
     }
@@ -70,7 +77,7 @@ impl Error {
             Error::Url(_) | Error::Id(_) | Error::BodyInvalid(_) | Error::RotationInvalid(_) => 400,
             Error::NotFound => 404,
             Error::Conflict => 409,
-            Error::Store(_) => 500,
+            Error::Unreadable(_) | Error::Store(_) => 500,
         }
     }
 
@@ -144,6 +151,7 @@ impl From<StoreError> for Error {
         match error {
             StoreError::NotFound => Error::NotFound,
             StoreError::Conflict { .. } | StoreError::InFlight => Error::Conflict,
+            StoreError::Unreadable(unreadable) => Error::Unreadable(unreadable),
             other => Error::Store(other),
         }
     }

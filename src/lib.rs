@@ -19,6 +19,7 @@ mod secret;
 pub mod send;
 mod service;
 mod signature;
+mod signing_key;
 mod store;
 mod url;
 mod webhook;
@@ -30,7 +31,9 @@ pub mod worker;
 pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_IDS};
 pub use attempt::{Attempt, AttemptError, ErrorKind, Outcome, Transport};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use delivery::{CONTENT_TYPE, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl};
+pub use delivery::{
+    CONTENT_TYPE, Deliveries, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl,
+};
 pub use error::{Error, ErrorBody, MAX_ECHOED_CHARS};
 pub use event::Event;
 pub use health::{
@@ -46,7 +49,8 @@ pub use schedule::{
     MAX_RETRY_DELAY, NextStep, RetrySchedule, STANDARD_RETRY_DELAYS, ScheduleError,
 };
 pub use secret::{
-    GENERATED_KEY_LEN, MAX_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret, SecretError, mask,
+    GENERATED_KEY_LEN, MAX_KEY_LEN, MAX_LENIENT_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret,
+    SecretError, mask,
 };
 pub use service::{DEFAULT_MAX_ATTEMPTS, Webhooks};
 pub use signature::{
@@ -54,11 +58,16 @@ pub use signature::{
     MAX_SECRETS, MAX_SIGNATURES, SecretsError, SignError, SignedHeaders, Signer, Verifier,
     VerifyError, WebhookHeader,
 };
+pub use signing_key::{
+    Ed25519KeyError, PUBLIC_KEY_PREFIX, PublicKey, SIGNING_KEY_PREFIX, SigningKey,
+};
 pub use store::queue::{
     AttemptRecord, Claim, ClaimToken, DeliveryState, Finish, MAX_BATCH, MAX_KEPT_RESPONSE,
     QueuedDelivery, Trigger,
 };
-pub use store::{BoxError, DeliveryStore, MemoryStore, StoreError, WebhookStore};
+pub use store::{
+    BoxError, DeliveryStore, Listing, MemoryStore, StoreError, UnreadableWebhook, WebhookStore,
+};
 pub use url::{DestinationPolicy, MAX_URL_LEN, Refusal, SEED_URL_PATTERN, UrlError, WebhookUrl};
 pub use webhook::{
     MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, PreviousSecret, Scope, Webhook, WebhookParts,
@@ -70,13 +79,16 @@ pub use wire::{
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
-pub use seal::{ENCRYPTION_KEY_LEN, EncryptionKey, KeyError, Keyring, NONCE_LEN, SealError};
+pub use seal::{
+    DuplicateKeyId, ENCRYPTION_KEY_LEN, EncryptionKey, KeyError, Keyring, NONCE_LEN,
+    SEALED_FORMAT_VERSION, SealError,
+};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::postgres::{POSTGRES_ACQUIRE_TIMEOUT, PostgresStore};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
-pub use store::sql::{RowError, SchemaError};
+pub use store::sql::{NoKeyringToReseal, ResealBatch, ResealReport, RowError, SchemaError};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::sqlite::{SQLITE_BUSY_TIMEOUT, SqliteStore};

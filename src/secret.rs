@@ -4,7 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use rand::TryRng;
 use rand::rngs::SysRng;
 use zeroize::Zeroizing;
@@ -17,6 +18,18 @@ pub const GENERATED_KEY_LEN: usize = 32;
 pub const MIN_KEY_LEN: usize = 24;
 /// Longest key a secret may decode to, in bytes.
 pub const MAX_KEY_LEN: usize = 64;
+/// Longest key [`Secret::parse_lenient`] takes, in bytes: far above any sender's, and a
+/// bound on the memory a configured secret can cost.
+pub const MAX_LENIENT_KEY_LEN: usize = 1024;
+
+/// Standard base64 with or without padding, and with any trailing bits, as other
+/// libraries decode secrets.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// Why a secret's text was refused. The message never repeats the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -90,6 +103,55 @@ impl Secret {
         text.push_str(SECRET_PREFIX);
         STANDARD.encode_string(&*key, &mut text);
         Self { text, key }
+    }
+
+    /// A secret as other Standard Webhooks and Svix senders hand it out, **for verifying
+    /// their deliveries** ([`crate::Verifier`]): with or without the `whsec_` prefix, in
+    /// standard base64 with or without padding, of any key length from 1 to
+    /// [`MAX_LENIENT_KEY_LEN`] bytes, as the other libraries take it. The secrets this
+    /// crate issues and stores are [`Secret::generate`]d and read back with the strict
+    /// parser ([`str::parse`]), which refuses what only this accepts; do not store a secret
+    /// parsed here as a webhook's secret. [`Secret::expose_secret`] gives it back as
+    /// `whsec_` + padded base64 whatever form it came in.
+    ///
+    /// ```
+    /// use webhook_kit::Secret;
+    ///
+    /// // Svix's own example secret, without its prefix and padding, and a 16-byte key.
+    /// let bare = Secret::parse_lenient("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+    /// assert_eq!(bare.expose_secret(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    /// assert_eq!(Secret::parse_lenient("whsec_AAECAwQFBgcICQoLDA0ODw")?.expose_key().len(), 16);
+    /// assert!("whsec_AAECAwQFBgcICQoLDA0ODw".parse::<Secret>().is_err()); // strict
+    /// # Ok::<(), webhook_kit::SecretError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] for no key, [`SecretError::Whitespace`],
+    /// [`SecretError::InvalidBase64`] for anything but standard base64, and
+    /// [`SecretError::TooLong`] beyond [`MAX_LENIENT_KEY_LEN`] bytes.
+    pub fn parse_lenient(text: &str) -> Result<Self, SecretError> {
+        if text.chars().any(char::is_whitespace) {
+            return Err(SecretError::Whitespace);
+        }
+        let encoded = text.strip_prefix(SECRET_PREFIX).unwrap_or(text);
+        if encoded.is_empty() {
+            return Err(SecretError::Empty);
+        }
+        // Check the length first so no oversized buffer is ever decoded.
+        if encoded.len() > MAX_LENIENT_KEY_LEN.div_ceil(3) * 4 {
+            return Err(SecretError::TooLong);
+        }
+        let key = Zeroizing::new(
+            LENIENT
+                .decode(encoded)
+                .map_err(|_| SecretError::InvalidBase64)?,
+        );
+        match key.len() {
+            0 => Err(SecretError::Empty),
+            len if len > MAX_LENIENT_KEY_LEN => Err(SecretError::TooLong),
+            _ => Ok(Self::from_key(key)),
+        }
     }
 
     /// The full secret, `whsec_…`.

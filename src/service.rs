@@ -119,6 +119,8 @@ impl<S: WebhookStore> Webhooks<S> {
 
     /// The webhooks of `scope` in creation order, secrets masked. With `account_id`, only
     /// those that push events for it: whose filter contains it and those without a filter.
+    /// Reads the store's masked listing ([`WebhookStore::list_masked`]): the SQL stores open
+    /// no secret for it, so a webhook whose secret does not open still lists.
     ///
     /// # Errors
     ///
@@ -130,18 +132,23 @@ impl<S: WebhookStore> Webhooks<S> {
         account_id: Option<&str>,
     ) -> Result<Vec<WebhookResponse>, Error> {
         let account = account_id.map(str::parse::<AccountId>).transpose()?;
-        let webhooks = self.store.list(scope, account.as_ref()).await?;
-        Ok(webhooks.iter().map(WebhookResponse::masked).collect())
+        Ok(self.store.list_masked(scope, account.as_ref()).await?)
     }
 
-    /// The webhook `id` of `scope`, its secret masked.
+    /// The webhook `id` of `scope`, its secret masked. Like [`list`](Self::list) it opens
+    /// no secret in the SQL stores.
     ///
     /// # Errors
     ///
     /// `id_invalid` when `id` is malformed; `not_found` when `scope` has no such webhook;
+    /// `webhook_unreadable` when a stored column holds a value the store never writes;
     /// `internal_error` when the store fails.
     pub async fn get(&self, scope: &Scope, id: &str) -> Result<WebhookResponse, Error> {
-        Ok(WebhookResponse::masked(&self.webhook(scope, id).await?))
+        let id: WebhookId = id.parse()?;
+        self.store
+            .get_masked(scope, &id)
+            .await?
+            .ok_or(Error::NotFound)
     }
 
     /// The full webhook `id` of `scope`, with its secrets: for signing deliveries, never
@@ -149,7 +156,10 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// `id_invalid`; `not_found`; `internal_error` when the store fails.
+    /// `id_invalid`; `not_found`; `webhook_unreadable` when the stored webhook cannot be
+    /// read (its secret does not open: a wrong key, a value altered or moved); the error's
+    /// source names the webhook and the reason, for logs. `internal_error` when the store
+    /// fails.
     pub async fn webhook(&self, scope: &Scope, id: &str) -> Result<Webhook, Error> {
         let id: WebhookId = id.parse()?;
         self.store.get(scope, &id).await?.ok_or(Error::NotFound)
@@ -161,7 +171,8 @@ impl<S: WebhookStore> Webhooks<S> {
     /// # Errors
     ///
     /// `id_invalid`; `url_not_allowed` when the policy refuses the URL; `not_found`;
-    /// `conflict` when the webhook kept changing under the update; `internal_error`.
+    /// `conflict` when the webhook kept changing under the update; `webhook_unreadable`
+    /// when the stored webhook cannot be read; `internal_error`.
     pub async fn update(
         &self,
         scope: &Scope,
@@ -201,7 +212,8 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// `id_invalid`; `not_found`; `conflict`; `internal_error`.
+    /// `id_invalid`; `not_found`; `conflict`; `webhook_unreadable` when the stored webhook
+    /// cannot be read; `internal_error`.
     pub async fn rotate_secret(
         &self,
         scope: &Scope,
@@ -218,7 +230,7 @@ impl<S: WebhookStore> Webhooks<S> {
     /// # Errors
     ///
     /// `rotation_invalid` unless `0 < overlap <= 24 hours`; `id_invalid`; `not_found`;
-    /// `conflict`; `internal_error`.
+    /// `conflict`; `webhook_unreadable`; `internal_error`.
     pub async fn rotate_secret_with_overlap(
         &self,
         scope: &Scope,

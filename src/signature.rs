@@ -1,9 +1,11 @@
-//! Standard Webhooks v1 signatures: signing deliveries and verifying them.
+//! Standard Webhooks signatures: signing deliveries and verifying them.
 //!
 //! A delivery carries three headers: [`HEADER_ID`], [`HEADER_TIMESTAMP`] (Unix seconds) and
-//! [`HEADER_SIGNATURE`], a space-separated list of `v1,<base64 HMAC-SHA256>` over
-//! `"{id}.{timestamp}.{body}"`, keyed by the secret's key. Any Standard Webhooks or Svix
-//! library verifies what [`Signer`] produces, and [`Verifier`] accepts what they send.
+//! [`HEADER_SIGNATURE`], a space-separated list of tokens over `"{id}.{timestamp}.{body}"`:
+//! `v1,<base64 HMAC-SHA256>` keyed by a [`Secret`]'s key, or `v1a,<base64 Ed25519
+//! signature>` by a [`SigningKey`], which receivers check with its [`PublicKey`]. Any
+//! Standard Webhooks or Svix library verifies what [`Signer`] produces, and [`Verifier`]
+//! accepts what they send.
 //!
 //! ```
 //! use webhook_kit::{Secret, Signer, Verifier};
@@ -20,14 +22,16 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use subtle::ConstantTimeEq as _;
 
-use crate::Secret;
+use crate::{PublicKey, Secret, SigningKey};
 
-mod keyed;
-mod tag64;
+mod v1;
+mod v1a;
 
-use keyed::KeyedMac;
+use v1::KeyedMac;
 
 /// Name of the header that carries the message id.
 pub const HEADER_ID: &str = "webhook-id";
@@ -41,16 +45,16 @@ pub const MAX_HEADER_LEN: usize = 8 * 1024;
 /// Most space-separated tokens (of any version) a signature header may hold; more is
 /// [`VerifyError::TooManySignatures`].
 pub const MAX_SIGNATURES: usize = 16;
-/// Most secrets a [`Signer`] or [`Verifier`] holds at once.
+/// Most secrets and keys, together, a [`Signer`] or [`Verifier`] holds at once.
 pub const MAX_SECRETS: usize = 8;
 /// How far a timestamp may be from the verifier's clock, in either direction, by default.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
-/// The signature version this crate produces and checks, with its comma.
-const VERSION_PREFIX: [u8; 3] = *b"v1,";
-use tag64::{ENCODED_LEN as TAG_B64_LEN, TAG_LEN};
+use v1::{ENCODED_LEN as TAG_B64_LEN, PREFIX as VERSION_PREFIX, TAG_LEN};
 /// Characters of one `v1,<base64>` token.
 const TOKEN_LEN: usize = VERSION_PREFIX.len() + TAG_B64_LEN;
+/// Characters of one `v1a,<base64>` token.
+const V1A_TOKEN_LEN: usize = v1a::PREFIX.len() + v1a::ENCODED_LEN;
 /// Digits of the longest `i64`.
 const MAX_TIMESTAMP_DIGITS: usize = 19;
 
@@ -83,14 +87,14 @@ impl fmt::Display for WebhookHeader {
     }
 }
 
-/// Why a [`Signer`] or [`Verifier`] could not be built from a list of secrets.
+/// Why a [`Signer`] or [`Verifier`] could not be built from a list of secrets and keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SecretsError {
     /// The list of secrets was empty.
     #[error("at least one secret is needed")]
     Empty,
-    /// The list held more than [`MAX_SECRETS`] secrets.
+    /// The lists held more than [`MAX_SECRETS`] secrets and keys together.
     #[error("at most 8 secrets may be active at once")]
     TooMany,
 }
@@ -156,7 +160,8 @@ pub enum VerifyError {
     /// The timestamp is further in the future than the tolerance.
     #[error("timestamp is too far in the future")]
     TimestampTooNew,
-    /// No `v1` signature matches any of the verifier's secrets.
+    /// No signature of a version the verifier holds a key for (`v1` for secrets, `v1a`
+    /// for public keys) verifies.
     #[error("no matching signature")]
     NoMatchingSignature,
 }
@@ -311,11 +316,15 @@ impl HeaderSource for SignedHeaders {
     }
 }
 
-/// Pre-keyed HMAC states, one per secret, newest first.
+/// The keys of a [`Signer`] or [`Verifier`]: pre-keyed HMAC states, one per secret,
+/// newest first, and Ed25519 keys (`E`: signing or public), at most [`MAX_SECRETS`] in all.
 #[derive(Clone)]
-struct Keys(Vec<KeyedMac>);
+struct Keys<E> {
+    hmac: Vec<KeyedMac>,
+    ed25519: Vec<E>,
+}
 
-impl Keys {
+impl<E> Keys<E> {
     fn new<S: Borrow<Secret>>(secrets: &[S]) -> Result<Self, SecretsError> {
         if secrets.is_empty() {
             return Err(SecretsError::Empty);
@@ -323,30 +332,68 @@ impl Keys {
         if secrets.len() > MAX_SECRETS {
             return Err(SecretsError::TooMany);
         }
-        Ok(Self(
-            secrets
+        Ok(Self {
+            hmac: secrets
                 .iter()
                 .map(|s| KeyedMac::new(s.borrow().expose_key()))
                 .collect(),
-        ))
+            ed25519: Vec::new(),
+        })
     }
 
     fn one(secret: &Secret) -> Self {
-        Self(vec![KeyedMac::new(secret.expose_key())])
+        Self {
+            hmac: vec![KeyedMac::new(secret.expose_key())],
+            ed25519: Vec::new(),
+        }
+    }
+
+    fn one_ed25519(key: E) -> Self {
+        Self {
+            hmac: Vec::new(),
+            ed25519: vec![key],
+        }
+    }
+
+    fn room_for_one(&self) -> Result<(), SecretsError> {
+        if self.hmac.len() + self.ed25519.len() < MAX_SECRETS {
+            Ok(())
+        } else {
+            Err(SecretsError::TooMany)
+        }
+    }
+
+    fn push_secret(&mut self, secret: &Secret) -> Result<(), SecretsError> {
+        self.room_for_one()?;
+        self.hmac.push(KeyedMac::new(secret.expose_key()));
+        Ok(())
+    }
+
+    fn push_ed25519(&mut self, key: E) -> Result<(), SecretsError> {
+        self.room_for_one()?;
+        self.ed25519.push(key);
+        Ok(())
     }
 }
 
-impl fmt::Debug for Keys {
+impl<E> fmt::Debug for Keys<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{} key(s) REDACTED]", self.0.len())
+        write!(
+            f,
+            "[{} secret(s), {} Ed25519 key(s) REDACTED]",
+            self.hmac.len(),
+            self.ed25519.len()
+        )
     }
 }
 
-/// Signs deliveries with one secret, or with several during a rotation overlap.
+/// Signs deliveries with one secret, or with several during a rotation overlap, and with
+/// Ed25519 signing keys (`v1a`) alone or beside them.
 ///
-/// Built once per secret set: the HMAC key schedule is computed here, not per delivery.
-/// Each delivery's id, timestamp and body are fed to SHA-256 without building the
-/// concatenated message; the body's whole blocks are hashed where they lie.
+/// Built once per secret set: the HMAC key schedule is computed here, not per delivery
+/// (each delivery runs on a copy of the keyed state). Each delivery's id, timestamp and
+/// body are fed to the MAC (or to Ed25519) in parts, without building the concatenated
+/// message.
 ///
 /// ```
 /// use webhook_kit::{Secret, Signer};
@@ -360,7 +407,7 @@ impl fmt::Debug for Keys {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Signer {
-    keys: Keys,
+    keys: Keys<ed25519_dalek::SigningKey>,
 }
 
 impl Signer {
@@ -382,9 +429,52 @@ impl Signer {
         }
     }
 
+    /// A signer for a single Ed25519 signing key: each delivery carries one `v1a`
+    /// signature.
+    ///
+    /// ```
+    /// use webhook_kit::{SigningKey, Signer, Verifier};
+    ///
+    /// let key = SigningKey::generate();
+    /// let headers = Signer::from_signing_key(&key).headers("msg_1", 1_700_000_000, b"{}")?;
+    /// assert!(headers.signature().starts_with("v1a,"));
+    /// let verifier = Verifier::from_public_key(&key.public_key());
+    /// assert_eq!(verifier.verify_at(&headers, b"{}", 1_700_000_000), Ok(()));
+    /// # Ok::<(), webhook_kit::SignError>(())
+    /// ```
+    pub fn from_signing_key(key: &SigningKey) -> Self {
+        Self {
+            keys: Keys::one_ed25519(key.dalek().clone()),
+        }
+    }
+
+    /// The same signer also signing with `secret` (a `v1` token, after the other secrets'
+    /// tokens).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretsError::TooMany`] when the signer already holds [`MAX_SECRETS`] secrets and
+    /// keys.
+    pub fn with_secret(mut self, secret: &Secret) -> Result<Self, SecretsError> {
+        self.keys.push_secret(secret)?;
+        Ok(self)
+    }
+
+    /// The same signer also signing with the Ed25519 `key` (a `v1a` token, after every `v1`
+    /// token and the other keys' tokens).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretsError::TooMany`] when the signer already holds [`MAX_SECRETS`] secrets and
+    /// keys.
+    pub fn with_signing_key(mut self, key: &SigningKey) -> Result<Self, SecretsError> {
+        self.keys.push_ed25519(key.dalek().clone())?;
+        Ok(self)
+    }
+
     /// The `webhook-signature` value for a delivery: `v1,<base64>` per secret, newest
-    /// first, space-separated. Bodies are bytes: empty and non-UTF-8 bodies sign like any
-    /// other. Allocates only the returned string.
+    /// first, then `v1a,<base64>` per signing key, space-separated. Bodies are bytes: empty
+    /// and non-UTF-8 bodies sign like any other. Allocates only the returned string.
     ///
     /// # Errors
     ///
@@ -397,15 +487,35 @@ impl Signer {
         }
         let mut digits = [0u8; MAX_TIMESTAMP_DIGITS];
         let digits = format_timestamp(timestamp, &mut digits).ok_or(SignError::InvalidTimestamp)?;
-        // `v1,<base64>` per secret, separated by single spaces, written in place.
-        let mut out = vec![b' '; self.keys.0.len() * (TOKEN_LEN + 1) - 1];
-        for (mac, token) in self.keys.0.iter().zip(out.chunks_mut(TOKEN_LEN + 1)) {
-            let tag = mac.tag_message(id.as_bytes(), digits, body);
+        // `v1,<base64>` per secret, then `v1a,<base64>` per key, separated by single
+        // spaces, written in place.
+        let v1_len = self.keys.hmac.len() * (TOKEN_LEN + 1);
+        let v1a_len = self.keys.ed25519.len() * (V1A_TOKEN_LEN + 1);
+        let mut out = vec![b' '; (v1_len + v1a_len).saturating_sub(1)];
+        // Each v1 token is followed by its space, so the v1a tokens start right after.
+        let split = v1_len.min(out.len());
+        let (v1_out, v1a_out) = out.split_at_mut(split);
+        for (mac, token) in self.keys.hmac.iter().zip(v1_out.chunks_mut(TOKEN_LEN + 1)) {
+            let tag = mac.tag(id.as_bytes(), digits, body);
             if let Some((prefix, encoded)) = token.split_first_chunk_mut::<3>()
                 && let Some((encoded, _)) = encoded.split_first_chunk_mut::<TAG_B64_LEN>()
             {
                 *prefix = VERSION_PREFIX;
-                tag64::encode(&tag, encoded);
+                encode_base64(&tag, encoded);
+            }
+        }
+        for (key, token) in self
+            .keys
+            .ed25519
+            .iter()
+            .zip(v1a_out.chunks_mut(V1A_TOKEN_LEN + 1))
+        {
+            let signature = v1a::sign(key, id.as_bytes(), digits, body);
+            if let Some((prefix, encoded)) = token.split_first_chunk_mut::<4>()
+                && let Some((encoded, _)) = encoded.split_first_chunk_mut::<{ v1a::ENCODED_LEN }>()
+            {
+                *prefix = v1a::PREFIX;
+                encode_base64(&signature, encoded);
             }
         }
         // Base64 and the version are ASCII: this never fails, and never reallocates.
@@ -448,7 +558,8 @@ impl From<&Secret> for Signer {
     }
 }
 
-/// Verifies deliveries against one secret, or several (accepting a match with any).
+/// Verifies deliveries against one secret, or several (accepting a match with any), and
+/// against Ed25519 public keys (`v1a`) alone or beside them.
 ///
 /// ```
 /// use webhook_kit::{Secret, Signer, Verifier, VerifyError};
@@ -471,7 +582,7 @@ impl From<&Secret> for Signer {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Verifier {
-    keys: Keys,
+    keys: Keys<ed25519_dalek::VerifyingKey>,
     tolerance: u64,
 }
 
@@ -495,6 +606,37 @@ impl Verifier {
             keys: Keys::one(secret),
             tolerance: DEFAULT_TOLERANCE.as_secs(),
         }
+    }
+
+    /// A verifier for a single Ed25519 public key (`v1a` signatures), with the default
+    /// tolerance. It holds nothing that can sign.
+    pub fn from_public_key(key: &PublicKey) -> Self {
+        Self {
+            keys: Keys::one_ed25519(*key.dalek()),
+            tolerance: DEFAULT_TOLERANCE.as_secs(),
+        }
+    }
+
+    /// The same verifier also accepting a `v1` signature by `secret`.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretsError::TooMany`] when the verifier already holds [`MAX_SECRETS`] secrets
+    /// and keys.
+    pub fn with_secret(mut self, secret: &Secret) -> Result<Self, SecretsError> {
+        self.keys.push_secret(secret)?;
+        Ok(self)
+    }
+
+    /// The same verifier also accepting a `v1a` signature by the Ed25519 public `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretsError::TooMany`] when the verifier already holds [`MAX_SECRETS`] secrets
+    /// and keys.
+    pub fn with_public_key(mut self, key: &PublicKey) -> Result<Self, SecretsError> {
+        self.keys.push_ed25519(*key.dalek())?;
+        Ok(self)
     }
 
     /// The same verifier accepting timestamps up to `tolerance` (whole seconds) away from
@@ -524,7 +666,10 @@ impl Verifier {
     }
 
     /// Verifies a delivery as if the clock read `now` (Unix seconds). Makes no heap
-    /// allocation; signatures are compared in constant time on their decoded bytes.
+    /// allocation; `v1` tags are compared in constant time on their decoded bytes, `v1a`
+    /// signatures checked strictly (`ed25519-dalek`'s `verify_strict` rules). Each `v1a`
+    /// token costs one Ed25519 check per public key, so at most [`MAX_SIGNATURES`] ×
+    /// [`MAX_SECRETS`] of them.
     ///
     /// # Errors
     ///
@@ -534,8 +679,9 @@ impl Verifier {
     /// ([`VerifyError::InvalidTimestamp`]) and within tolerance
     /// ([`VerifyError::TimestampTooOld`], [`VerifyError::TimestampTooNew`]); the signature
     /// list non-blank ASCII of at most [`MAX_SIGNATURES`] tokens
-    /// ([`VerifyError::TooManySignatures`]); then a `v1` signature matching a secret
-    /// ([`VerifyError::NoMatchingSignature`]). Tokens of other versions are skipped.
+    /// ([`VerifyError::TooManySignatures`]); then a `v1` signature matching a secret or a
+    /// `v1a` signature by a public key ([`VerifyError::NoMatchingSignature`]). Tokens of
+    /// other versions, and of a version the verifier holds no key for, are skipped.
     pub fn verify_at<H: HeaderSource + ?Sized>(
         &self,
         headers: &H,
@@ -552,21 +698,55 @@ impl Verifier {
         self.check_timestamp(timestamp, now)?;
 
         let mut candidates = [[0u8; TAG_LEN]; MAX_SIGNATURES];
-        let count = parse_signatures(signature, &mut candidates)?;
-        let candidates = &candidates[..count];
-
-        let mut matched = subtle::Choice::from(0);
-        for mac in &self.keys.0 {
-            let expected = mac.tag_message(id, timestamp_text, body);
-            for candidate in candidates {
-                matched |= tags_equal(&expected, candidate);
-            }
-        }
-        if bool::from(matched) {
+        let matched = if self.keys.ed25519.is_empty() {
+            let (count, _) = parse_signatures(signature, &mut candidates, None)?;
+            self.v1_matches(&candidates[..count], id, timestamp_text, body)
+        } else {
+            let mut v1a_candidates = [[0u8; v1a::SIGNATURE_LEN]; MAX_SIGNATURES];
+            let (count, v1a_count) =
+                parse_signatures(signature, &mut candidates, Some(&mut v1a_candidates))?;
+            self.v1_matches(&candidates[..count], id, timestamp_text, body)
+                || self.v1a_matches(&v1a_candidates[..v1a_count], id, timestamp_text, body)
+        };
+        if matched {
             Ok(())
         } else {
             Err(VerifyError::NoMatchingSignature)
         }
+    }
+
+    /// Whether any `v1` candidate is the tag of any secret, compared in constant time.
+    fn v1_matches(
+        &self,
+        candidates: &[[u8; TAG_LEN]],
+        id: &[u8],
+        timestamp: &[u8],
+        body: &[u8],
+    ) -> bool {
+        let mut matched = subtle::Choice::from(0);
+        for mac in &self.keys.hmac {
+            let expected = mac.tag(id, timestamp, body);
+            for candidate in candidates {
+                matched |= tags_equal(&expected, candidate);
+            }
+        }
+        bool::from(matched)
+    }
+
+    /// Whether any `v1a` candidate is a signature by any public key. Public-key checks leak
+    /// nothing secret, so the first success ends the search.
+    fn v1a_matches(
+        &self,
+        candidates: &[[u8; v1a::SIGNATURE_LEN]],
+        id: &[u8],
+        timestamp: &[u8],
+        body: &[u8],
+    ) -> bool {
+        self.keys.ed25519.iter().any(|key| {
+            candidates
+                .iter()
+                .any(|candidate| v1a::verify(key, id, timestamp, body, candidate))
+        })
     }
 
     fn check_timestamp(&self, timestamp: i64, now: i64) -> Result<(), VerifyError> {
@@ -605,20 +785,35 @@ fn single_header<H: HeaderSource + ?Sized>(
     Ok(value)
 }
 
-/// Decodes every well-formed `v1` signature into `out`; returns how many there were.
+/// Decodes every well-formed `v1` signature into `out`, and every well-formed `v1a` one
+/// into `v1a_out` when given; returns how many of each there were.
 fn parse_signatures(
     header: &[u8],
     out: &mut [[u8; TAG_LEN]; MAX_SIGNATURES],
-) -> Result<usize, VerifyError> {
+    mut v1a_out: Option<&mut [[u8; v1a::SIGNATURE_LEN]; MAX_SIGNATURES]>,
+) -> Result<(usize, usize), VerifyError> {
     if !all_bytes(header, |b| b == b' ' || b.is_ascii_graphic()) {
         return Err(VerifyError::MalformedHeader(WebhookHeader::Signature));
     }
     let mut tokens = 0;
     let mut count = 0;
+    let mut v1a_count = 0;
     for token in header.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
         tokens += 1;
         if tokens > MAX_SIGNATURES {
             return Err(VerifyError::TooManySignatures);
+        }
+        if let Some(v1a_out) = v1a_out.as_deref_mut()
+            && let Some(encoded) = token.strip_prefix(&v1a::PREFIX)
+        {
+            if let Some(slot) = v1a_out.get_mut(v1a_count)
+                && let Some(signature) =
+                    decode_base64::<{ v1a::SIGNATURE_LEN }, { v1a::ENCODED_LEN }>(encoded)
+            {
+                *slot = signature;
+                v1a_count += 1;
+            }
+            continue;
         }
         let Some(encoded) = token.strip_prefix(&VERSION_PREFIX) else {
             continue; // another version (`v1a`, `v2` …) or no version at all
@@ -627,7 +822,7 @@ fn parse_signatures(
             continue; // empty or truncated: can never match
         }
         if let Some(slot) = out.get_mut(count)
-            && let Some(tag) = tag64::decode(encoded)
+            && let Some(tag) = decode_base64::<TAG_LEN, TAG_B64_LEN>(encoded)
         {
             *slot = tag;
             count += 1;
@@ -636,7 +831,7 @@ fn parse_signatures(
     if tokens == 0 {
         return Err(VerifyError::MalformedHeader(WebhookHeader::Signature));
     }
-    Ok(count)
+    Ok((count, v1a_count))
 }
 
 /// A message id is 1 to [`MAX_HEADER_LEN`] bytes of visible ASCII other than `.`.
@@ -659,6 +854,27 @@ fn name_matches(key: &str, name: &str) -> bool {
             .zip(name.bytes())
             .fold(0, |diff, (k, n)| diff | (k.to_ascii_lowercase() ^ n))
             == 0
+}
+
+/// Writes the padded base64 of `bytes` into `out`, which has exactly its length.
+fn encode_base64<const N: usize, const E: usize>(bytes: &[u8; N], out: &mut [u8; E]) {
+    // `out` has exactly the encoded length, so this cannot fail.
+    let written = STANDARD.encode_slice(bytes, out);
+    debug_assert_eq!(written, Ok(E));
+}
+
+/// The `N` bytes whose canonical padded base64 is `text`, which must be `E` characters;
+/// `None` for any other text (wrong length, a character outside the alphabet, missing
+/// padding, non-zero padding bits).
+fn decode_base64<const N: usize, const E: usize>(text: &[u8]) -> Option<[u8; N]> {
+    if text.len() != E {
+        return None;
+    }
+    let mut bytes = [0u8; N];
+    match STANDARD.decode_slice(text, &mut bytes) {
+        Ok(len) if len == N => Some(bytes),
+        _ => None,
+    }
 }
 
 /// Constant-time equality of two tags: every byte is read, whatever differs.

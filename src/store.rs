@@ -14,6 +14,7 @@ pub use queue::DeliveryStore;
 
 use crate::id::{AccountId, WebhookId};
 use crate::webhook::{Scope, Webhook};
+use crate::wire::WebhookResponse;
 
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -52,6 +53,10 @@ pub enum StoreError {
     /// The delivery is being attempted by a worker now.
     #[error("the delivery is in flight")]
     InFlight,
+    /// One stored webhook cannot be read (its secret does not open, or a column holds a
+    /// value the store never writes); the others can.
+    #[error(transparent)]
+    Unreadable(#[from] UnreadableWebhook),
     /// The backend failed; `retryable` says whether the same call may succeed later.
     #[error("storage backend failed")]
     Backend {
@@ -89,6 +94,77 @@ impl StoreError {
                 ..
             }
         )
+    }
+}
+
+/// A stored webhook that cannot be read: its secret does not open (a wrong or missing key,
+/// a value altered, or moved to another row or scope) or a column holds a value the store
+/// never writes. Carries the webhook's id and the reason, for the host's log; never a
+/// secret.
+#[derive(Debug, thiserror::Error)]
+#[error("stored webhook {webhook_id} cannot be read")]
+pub struct UnreadableWebhook {
+    webhook_id: WebhookId,
+    #[source]
+    source: BoxError,
+}
+
+impl UnreadableWebhook {
+    /// The webhook `webhook_id` cannot be read because of `source`.
+    pub fn new(webhook_id: WebhookId, source: impl Into<BoxError>) -> Self {
+        Self {
+            webhook_id,
+            source: source.into(),
+        }
+    }
+
+    /// The id of the webhook that cannot be read.
+    pub fn webhook_id(&self) -> &WebhookId {
+        &self.webhook_id
+    }
+
+    /// Why: a [`SealError`](crate::SealError) or a [`RowError`](crate::RowError) for the
+    /// crate's SQL stores.
+    pub fn reason(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.source
+    }
+}
+
+/// The webhooks a listing could read, and those it could not.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Listing {
+    /// The webhooks read, in id order.
+    pub webhooks: Vec<Webhook>,
+    /// The webhooks that matched but cannot be read, in id order.
+    pub unreadable: Vec<UnreadableWebhook>,
+}
+
+impl Listing {
+    /// A listing of `webhooks`, none unreadable.
+    pub fn new(webhooks: Vec<Webhook>) -> Self {
+        Self {
+            webhooks,
+            unreadable: Vec::new(),
+        }
+    }
+
+    /// The same listing, reporting `unreadable` as the webhooks that could not be read: for
+    /// a store of your own whose rows can fail to decode one by one.
+    ///
+    /// ```
+    /// use webhook_kit::{Listing, UnreadableWebhook, WebhookId};
+    ///
+    /// let broken = WebhookId::generate();
+    /// let listing = Listing::new(Vec::new())
+    ///     .with_unreadable(vec![UnreadableWebhook::new(broken.clone(), "bad row")]);
+    /// assert_eq!(listing.unreadable[0].webhook_id(), &broken);
+    /// assert_eq!(listing.unreadable[0].reason().to_string(), "bad row");
+    /// ```
+    #[must_use]
+    pub fn with_unreadable(mut self, unreadable: Vec<UnreadableWebhook>) -> Self {
+        self.unreadable = unreadable;
+        self
     }
 }
 
@@ -205,7 +281,8 @@ pub trait WebhookStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`].
+    /// [`StoreError::Unreadable`] when the stored webhook cannot be read (its secret does
+    /// not open, say); [`StoreError::Backend`].
     fn get(
         &self,
         scope: &Scope,
@@ -217,7 +294,8 @@ pub trait WebhookStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`].
+    /// [`StoreError::Unreadable`] for the first webhook that cannot be read
+    /// ([`list_readable`](Self::list_readable) goes on past them); [`StoreError::Backend`].
     fn list(
         &self,
         scope: &Scope,
@@ -248,6 +326,58 @@ pub trait WebhookStore: Send + Sync {
         scope: &Scope,
         id: &WebhookId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// As [`list`](Self::list), but a webhook that cannot be read is reported in
+    /// [`Listing::unreadable`] instead of failing the whole listing: deliveries use it, so
+    /// one broken row does not stop the others getting the event. The default calls `list`
+    /// (a store whose rows are always readable has nothing to report).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the listing itself fails.
+    fn list_readable(
+        &self,
+        scope: &Scope,
+        account: Option<&AccountId>,
+    ) -> impl Future<Output = Result<Listing, StoreError>> + Send {
+        async move { self.list(scope, account).await.map(Listing::new) }
+    }
+
+    /// As [`list`](Self::list), secrets masked: what the API's list answers. The default
+    /// masks what `list` returns; the SQL stores read the secret's last 4 characters from a
+    /// column of their own and open no secret.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    fn list_masked(
+        &self,
+        scope: &Scope,
+        account: Option<&AccountId>,
+    ) -> impl Future<Output = Result<Vec<WebhookResponse>, StoreError>> + Send {
+        async move {
+            let webhooks = self.list(scope, account).await?;
+            Ok(webhooks.iter().map(WebhookResponse::masked).collect())
+        }
+    }
+
+    /// As [`get`](Self::get), the secret masked: what the API's get answers. The default
+    /// masks what `get` returns; the SQL stores open no secret.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unreadable`] when a column other than the secrets holds a value the
+    /// store never writes; [`StoreError::Backend`].
+    fn get_masked(
+        &self,
+        scope: &Scope,
+        id: &WebhookId,
+    ) -> impl Future<Output = Result<Option<WebhookResponse>, StoreError>> + Send {
+        async move {
+            let webhook = self.get(scope, id).await?;
+            Ok(webhook.as_ref().map(WebhookResponse::masked))
+        }
+    }
 }
 
 macro_rules! forward_store {
@@ -287,6 +417,30 @@ macro_rules! forward_store {
                 id: &WebhookId,
             ) -> impl Future<Output = Result<(), StoreError>> + Send {
                 (**self).delete(scope, id)
+            }
+
+            fn list_readable(
+                &self,
+                scope: &Scope,
+                account: Option<&AccountId>,
+            ) -> impl Future<Output = Result<Listing, StoreError>> + Send {
+                (**self).list_readable(scope, account)
+            }
+
+            fn list_masked(
+                &self,
+                scope: &Scope,
+                account: Option<&AccountId>,
+            ) -> impl Future<Output = Result<Vec<WebhookResponse>, StoreError>> + Send {
+                (**self).list_masked(scope, account)
+            }
+
+            fn get_masked(
+                &self,
+                scope: &Scope,
+                id: &WebhookId,
+            ) -> impl Future<Output = Result<Option<WebhookResponse>, StoreError>> + Send {
+                (**self).get_masked(scope, id)
             }
         }
     )*};

@@ -460,6 +460,29 @@ impl WebhookResponse {
         }
     }
 
+    /// The response for a webhook read without its secret, from the stored last 4
+    /// characters of it (the SQL stores keep them in a column of their own).
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn from_hint(
+        id: WebhookId,
+        url: WebhookUrl,
+        enabled: bool,
+        account_type: AccountType,
+        account_filter: AccountFilter,
+        created_at: DateTime<Utc>,
+        secret_last4: String,
+    ) -> Self {
+        Self {
+            id,
+            url,
+            enabled,
+            account_type,
+            account_filter,
+            created_at,
+            secret_last4,
+        }
+    }
+
     /// The webhook's id.
     pub fn id(&self) -> &WebhookId {
         &self.id

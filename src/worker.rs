@@ -595,7 +595,12 @@ where
                     .redeliver(event, &claim.webhook_id, now.timestamp())
                     .await
                 {
-                    Err(DeliveryError::Store(error)) => Err(error),
+                    // An unreadable webhook is our failure, recorded as an attempt below.
+                    Err(DeliveryError::Store(error))
+                        if !matches!(error, StoreError::Unreadable(_)) =>
+                    {
+                        Err(error)
+                    }
                     other => Ok(other),
                 }
             })
@@ -764,7 +769,10 @@ where
             match operation().await {
                 Ok(value) => return Ok(value),
                 Err(
-                    error @ (StoreError::LeaseLost | StoreError::NotFound | StoreError::InFlight),
+                    error @ (StoreError::LeaseLost
+                    | StoreError::NotFound
+                    | StoreError::InFlight
+                    | StoreError::Unreadable(_)),
                 ) => {
                     return Err(error);
                 }

@@ -52,7 +52,11 @@ async fn create(
 
 /// The one delivery of `event` at `timestamp`.
 async fn only(webhooks: &Webhooks<MemoryStore>, event: &Event, timestamp: i64) -> Delivery {
-    let mut deliveries = webhooks.deliveries(event, timestamp).await.unwrap();
+    let mut deliveries = webhooks
+        .deliveries(event, timestamp)
+        .await
+        .unwrap()
+        .into_vec();
     assert_eq!(deliveries.len(), 1);
     deliveries.pop().unwrap()
 }
@@ -417,7 +421,7 @@ async fn into_request_posts_the_body_and_headers_to_the_policy_parsed_url() {
     create(&webhooks, &live(), "https://2130706433#.com", &[]).await;
     let body = br#"{"type":"order.paid"}"#;
     let event = event(live(), "acc_1", body);
-    let mut deliveries = webhooks.deliveries(&event, NOW).await.unwrap();
+    let mut deliveries = webhooks.deliveries(&event, NOW).await.unwrap().into_vec();
     let numeric = deliveries.pop().unwrap().into_request().unwrap();
     assert_eq!(numeric.uri().to_string(), "https://127.0.0.1/");
 

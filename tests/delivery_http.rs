@@ -104,7 +104,8 @@ impl Sender {
             .webhooks
             .deliveries(&self.event(), timestamp)
             .await
-            .unwrap();
+            .unwrap()
+            .into_vec();
         assert_eq!(deliveries.len(), 1);
         deliveries.pop().unwrap()
     }

@@ -108,3 +108,29 @@ fn the_error_body_is_code_and_message() {
     );
     assert_eq!(serde_json::from_value::<ErrorBody>(json).unwrap(), body);
 }
+
+#[test]
+fn an_unreadable_webhook_has_its_own_code_and_hides_its_reason() {
+    let id = WebhookId::generate();
+    let unreadable = || webhook_kit::UnreadableWebhook::new(id.clone(), io_error());
+    let error = Error::from(StoreError::Unreadable(unreadable()));
+    assert_eq!(error.code(), "webhook_unreadable");
+    assert_eq!(error.http_status(), 500);
+    assert!(!error.is_retryable());
+    assert_eq!(error.to_string(), "the stored webhook cannot be read");
+    let body = serde_json::to_string(&error.to_body()).unwrap();
+    assert!(!body.contains("secret-internal-detail"), "{body}");
+    let Error::Unreadable(inner) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(inner.webhook_id(), &id);
+    assert!(
+        inner
+            .reason()
+            .to_string()
+            .contains("secret-internal-detail")
+    );
+    let delivery = webhook_kit::DeliveryError::from(StoreError::Unreadable(unreadable()));
+    assert_eq!(delivery.code(), "webhook_unreadable");
+    assert!(!delivery.is_retryable());
+}

@@ -110,7 +110,12 @@ async fn two_instances_migrating_at_once_both_succeed() {
 
 #[tokio::test]
 async fn secrets_are_sealed_at_rest() {
-    let pool = shared_store().await.pool().clone();
+    // A database of its own: the test uses keys under ids other tests use too.
+    let store = PostgresStore::connect(&fresh_database().await)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let pool = store.pool().clone();
     support::secrets_at_rest(
         |keyring| {
             let store = PostgresStore::new(pool.clone());
@@ -273,4 +278,59 @@ async fn stray_index_rows_change_no_listing() {
         .unwrap();
     })
     .await;
+}
+
+/// A store without a keyring on a database of its own: these tests use key ids other
+/// tests use too.
+async fn own_database() -> PostgresStore {
+    let store = PostgresStore::connect(&fresh_database().await)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+#[tokio::test]
+async fn sealed_rows_are_bound_to_their_scope() {
+    support::sealing::sealed_rows_are_bound_to_their_scope(&own_database().await).await;
+}
+
+#[tokio::test]
+async fn old_format_rows_open_and_are_sealed_again_on_their_next_write() {
+    support::sealing::old_format_rows_open_and_are_sealed_again_on_their_next_write(
+        &own_database().await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_different_key_under_a_known_id_is_refused_at_start() {
+    support::sealing::a_different_key_under_a_known_id_is_refused_at_start(&own_database().await)
+        .await;
+}
+
+#[tokio::test]
+async fn one_corrupted_row_does_not_take_down_its_scope() {
+    support::sealing::one_corrupted_row_does_not_take_down_its_scope(&own_database().await).await;
+}
+
+#[tokio::test]
+async fn resealing_moves_every_row_to_the_current_key() {
+    support::sealing::resealing_moves_every_row_to_the_current_key(&own_database().await).await;
+}
+
+#[tokio::test]
+async fn resealing_loses_no_concurrent_write() {
+    support::sealing::resealing_loses_no_concurrent_write(&own_database().await).await;
+}
+
+#[tokio::test]
+async fn resealing_reports_unreadable_rows() {
+    support::sealing::resealing_reports_unreadable_rows(&own_database().await).await;
+}
+
+#[tokio::test]
+async fn resealing_never_overwrites_a_write_made_after_its_read() {
+    support::sealing::resealing_never_overwrites_a_write_made_after_its_read(&own_database().await)
+        .await;
 }

@@ -107,3 +107,71 @@ fn malformed_secrets_are_refused_with_a_reason() {
         }
     }
 }
+
+/// Issue 13, point 3: the lenient constructor takes every form other senders hand out,
+/// and its secrets verify what a plain HMAC of the key signed.
+#[test]
+fn lenient_secrets_take_every_senders_form() {
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+    use hmac::{Hmac, KeyInit as _, Mac as _};
+
+    for len in [1, 16, 24, 32, 64, 100, webhook_kit::MAX_LENIENT_KEY_LEN] {
+        let key: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        mac.update(b"msg_1.1700000000.{}");
+        let token = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+        let received = [
+            ("webhook-id", "msg_1"),
+            ("webhook-timestamp", "1700000000"),
+            ("webhook-signature", token.as_str()),
+        ];
+        for text in [
+            format!("whsec_{}", STANDARD.encode(&key)),
+            format!("whsec_{}", STANDARD_NO_PAD.encode(&key)),
+            STANDARD.encode(&key),
+            STANDARD_NO_PAD.encode(&key),
+        ] {
+            let secret = Secret::parse_lenient(&text).unwrap();
+            assert_eq!(secret.expose_key(), key.as_slice(), "{text}");
+            assert_eq!(
+                secret.expose_secret(),
+                format!("whsec_{}", STANDARD.encode(&key))
+            );
+            let verifier = webhook_kit::Verifier::from_secret(&secret);
+            assert_eq!(
+                verifier.verify_at(&received, b"{}", 1_700_000_000),
+                Ok(()),
+                "{text}"
+            );
+        }
+    }
+    // The strict parser still refuses what only the lenient one takes.
+    assert!(
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            .parse::<Secret>()
+            .is_err()
+    );
+    assert!("whsec_AAECAwQFBgcICQoLDA0ODw".parse::<Secret>().is_err());
+    assert!(Secret::parse_lenient("whsec_AAECAwQFBgcICQoLDA0ODw").is_ok());
+}
+
+#[test]
+fn lenient_secrets_still_refuse_what_is_not_a_key() {
+    use webhook_kit::MAX_LENIENT_KEY_LEN;
+
+    let too_long = "A".repeat(MAX_LENIENT_KEY_LEN.div_ceil(3) * 4 + 4);
+    for (text, expected) in [
+        ("", SecretError::Empty),
+        ("whsec_", SecretError::Empty),
+        ("whsec_ abc", SecretError::Whitespace),
+        ("abc\n", SecretError::Whitespace),
+        ("whsec_abc-_", SecretError::InvalidBase64),
+        ("whsec_a", SecretError::InvalidBase64),
+        ("whsec_YWJj=", SecretError::InvalidBase64),
+        (too_long.as_str(), SecretError::TooLong),
+    ] {
+        let error = Secret::parse_lenient(text).unwrap_err();
+        assert_eq!(error, expected, "{text:?}");
+        assert_eq!(error.code(), "secret_invalid");
+    }
+}

@@ -8,7 +8,7 @@ use std::alloc::System;
 use std::process::ExitCode;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use webhook_kit::{Secret, Signer, Verifier, VerifyError};
+use webhook_kit::{Secret, Signer, SigningKey, Verifier, VerifyError};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -90,6 +90,28 @@ fn main() -> ExitCode {
     assert_eq!(result, Err(VerifyError::TimestampTooOld));
     checks.push(Check {
         name: "verify with the clock",
+        expected: 0,
+        actual,
+    });
+
+    let key = SigningKey::generate();
+    let ed_signer = Signer::from_signing_key(&key).with_secret(&new).unwrap();
+    let ed_verifier = Verifier::from_public_key(&key.public_key());
+    let (ed_headers, actual) = allocations(|| ed_signer.sign("msg_1", 1_700_000_000, &body));
+    let ed_headers = [
+        ("webhook-id", "msg_1".to_owned()),
+        ("webhook-timestamp", "1700000000".to_owned()),
+        ("webhook-signature", ed_headers.unwrap()),
+    ];
+    checks.push(Check {
+        name: "sign, a secret and an Ed25519 key",
+        expected: 1,
+        actual,
+    });
+    let (result, actual) = allocations(|| ed_verifier.verify_at(&ed_headers, &body, 1_700_000_000));
+    assert_eq!(result, Ok(()));
+    checks.push(Check {
+        name: "verify v1a, match",
         expected: 0,
         actual,
     });

@@ -291,3 +291,58 @@ async fn stray_index_rows_change_no_listing() {
     })
     .await;
 }
+
+/// A store without a keyring on a database file of its own.
+async fn own_file() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = migrated(&dir.path().join("hooks.db")).await;
+    (dir, store)
+}
+
+#[tokio::test]
+async fn sealed_rows_are_bound_to_their_scope() {
+    let (_dir, store) = own_file().await;
+    support::sealing::sealed_rows_are_bound_to_their_scope(&store).await;
+}
+
+#[tokio::test]
+async fn old_format_rows_open_and_are_sealed_again_on_their_next_write() {
+    let (_dir, store) = own_file().await;
+    support::sealing::old_format_rows_open_and_are_sealed_again_on_their_next_write(&store).await;
+}
+
+#[tokio::test]
+async fn a_different_key_under_a_known_id_is_refused_at_start() {
+    let (_dir, store) = own_file().await;
+    support::sealing::a_different_key_under_a_known_id_is_refused_at_start(&store).await;
+}
+
+#[tokio::test]
+async fn one_corrupted_row_does_not_take_down_its_scope() {
+    let (_dir, store) = own_file().await;
+    support::sealing::one_corrupted_row_does_not_take_down_its_scope(&store).await;
+}
+
+#[tokio::test]
+async fn resealing_moves_every_row_to_the_current_key() {
+    let (_dir, store) = own_file().await;
+    support::sealing::resealing_moves_every_row_to_the_current_key(&store).await;
+}
+
+#[tokio::test]
+async fn resealing_loses_no_concurrent_write() {
+    let (_dir, store) = own_file().await;
+    support::sealing::resealing_loses_no_concurrent_write(&store).await;
+}
+
+#[tokio::test]
+async fn resealing_reports_unreadable_rows() {
+    let (_dir, store) = own_file().await;
+    support::sealing::resealing_reports_unreadable_rows(&store).await;
+}
+
+#[tokio::test]
+async fn resealing_never_overwrites_a_write_made_after_its_read() {
+    let (_dir, store) = own_file().await;
+    support::sealing::resealing_never_overwrites_a_write_made_after_its_read(&store).await;
+}

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory as _, Parser, Subcommand};
-use webhook_kit::{DestinationPolicy, Secret, Signer, Verifier};
+use webhook_kit::{DestinationPolicy, PublicKey, Secret, Signer, SigningKey, Verifier};
 use zeroize::Zeroizing;
 
 /// The environment variable read for `--secret` when the option is absent.
@@ -49,13 +49,21 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print a new secret (`whsec_…`, 32 random bytes).
-    Secret,
+    Secret {
+        /// Print a new Ed25519 signing key (`whsk_…`, for `sign --key`) and, on the next
+        /// line, its public key (`whpk_…`, for `verify --public-key`) instead.
+        #[arg(long)]
+        ed25519: bool,
+    },
     /// Print the `webhook-id`, `webhook-timestamp` and `webhook-signature` headers for a body.
     Sign {
         /// A `whsec_…` secret; repeat during a rotation, newest first. Or set
         /// `WEBHOOK_SECRET` (several space-separated), which keeps secrets out of `ps`.
         #[arg(long = "secret", value_parser = secret_text, value_delimiter = ' ')]
         secrets: Vec<SecretText>,
+        /// A `whsk_…` Ed25519 signing key (a `v1a` signature, after the `v1` ones); repeatable.
+        #[arg(long = "key", value_parser = secret_text)]
+        keys: Vec<SecretText>,
         /// The message id (visible ASCII, no `.`; may start with `-`).
         #[arg(long, allow_hyphen_values = true)]
         id: String,
@@ -71,6 +79,9 @@ enum Command {
         /// (several space-separated), which keeps secrets out of `ps`.
         #[arg(long = "secret", value_parser = secret_text, value_delimiter = ' ')]
         secrets: Vec<SecretText>,
+        /// A `whpk_…` Ed25519 public key, accepting `v1a` signatures; repeatable.
+        #[arg(long = "public-key")]
+        public_keys: Vec<String>,
         /// The `webhook-id` header value, whatever it holds (it may start with `-`).
         #[arg(long, allow_hyphen_values = true)]
         id: String,
@@ -150,17 +161,28 @@ fn run(command: Command, out: &mut impl Write) -> Result<(), Failure> {
     let mut print =
         |line: std::fmt::Arguments<'_>| writeln!(out, "{line}").map_err(Failure::Output);
     match command {
-        Command::Secret => {
+        Command::Secret { ed25519: false } => {
             print(format_args!("{}", Secret::generate().expose_secret()))?;
+        }
+        Command::Secret { ed25519: true } => {
+            let key = SigningKey::generate();
+            print(format_args!(
+                "{}\n{}",
+                key.expose_secret(),
+                key.public_key()
+            ))?;
         }
         Command::Sign {
             secrets,
+            keys,
             id,
             timestamp,
             file,
         } => {
-            let signer = Signer::new(&parse_secrets(secrets, "sign")?)
-                .map_err(|e| Failure::Code(e.code()))?;
+            let signer = signer(
+                &parse_secrets(secrets, "sign", !keys.is_empty())?,
+                &parse_keys::<SigningKey>(&keys)?,
+            )?;
             let body = read_body(file)?;
             let headers = match timestamp {
                 Some(timestamp) => signer.headers(&id, timestamp, &body),
@@ -173,6 +195,7 @@ fn run(command: Command, out: &mut impl Write) -> Result<(), Failure> {
         }
         Command::Verify {
             secrets,
+            public_keys,
             id,
             timestamp,
             signature,
@@ -180,8 +203,10 @@ fn run(command: Command, out: &mut impl Write) -> Result<(), Failure> {
             tolerance,
             file,
         } => {
-            let mut verifier = Verifier::new(&parse_secrets(secrets, "verify")?)
-                .map_err(|e| Failure::Code(e.code()))?;
+            let mut verifier = verifier(
+                &parse_secrets(secrets, "verify", !public_keys.is_empty())?,
+                &parse_keys::<PublicKey>(&public_keys)?,
+            )?;
             if let Some(seconds) = tolerance {
                 verifier = verifier.with_tolerance(Duration::from_secs(seconds));
             }
@@ -216,14 +241,18 @@ fn secret_text(text: &str) -> Result<SecretText, std::convert::Infallible> {
 }
 
 /// The secrets of `--secret`, or else of `WEBHOOK_SECRET`; a usage error of `subcommand`
-/// (exit 2) when neither gives one.
-fn parse_secrets(given: Vec<SecretText>, subcommand: &str) -> Result<Vec<Secret>, Failure> {
+/// (exit 2) when neither gives one and no Ed25519 key was given either (`keys_given`).
+fn parse_secrets(
+    given: Vec<SecretText>,
+    subcommand: &str,
+    keys_given: bool,
+) -> Result<Vec<Secret>, Failure> {
     let texts = if given.is_empty() {
         secrets_from_env(std::env::var_os(SECRET_ENV))?
     } else {
         given
     };
-    if texts.is_empty() {
+    if texts.is_empty() && !keys_given {
         let mut cli = Cli::command();
         cli.build();
         cli.find_subcommand_mut(subcommand)
@@ -253,6 +282,46 @@ fn secrets_from_env(value: Option<OsString>) -> Result<Vec<SecretText>, Failure>
         .filter(|part| !part.is_empty())
         .map(|part| Zeroizing::new(part.to_owned()))
         .collect())
+}
+
+/// The Ed25519 keys (signing or public) of `--key` or `--public-key`.
+fn parse_keys<K: std::str::FromStr<Err = webhook_kit::Ed25519KeyError>>(
+    texts: &[impl AsRef<str>],
+) -> Result<Vec<K>, Failure> {
+    texts
+        .iter()
+        .map(|text| {
+            text.as_ref()
+                .parse::<K>()
+                .map_err(|e| Failure::Code(e.code()))
+        })
+        .collect()
+}
+
+/// A signer for the secrets (newest first), then the Ed25519 keys.
+fn signer(secrets: &[Secret], keys: &[SigningKey]) -> Result<Signer, Failure> {
+    let code = |e: webhook_kit::SecretsError| Failure::Code(e.code());
+    let (mut signer, keys) = match (secrets.is_empty(), keys.split_first()) {
+        (true, Some((first, rest))) => (Signer::from_signing_key(first), rest),
+        _ => (Signer::new(secrets).map_err(code)?, keys),
+    };
+    for key in keys {
+        signer = signer.with_signing_key(key).map_err(code)?;
+    }
+    Ok(signer)
+}
+
+/// A verifier for the secrets and the Ed25519 public keys.
+fn verifier(secrets: &[Secret], keys: &[PublicKey]) -> Result<Verifier, Failure> {
+    let code = |e: webhook_kit::SecretsError| Failure::Code(e.code());
+    let (mut verifier, keys) = match (secrets.is_empty(), keys.split_first()) {
+        (true, Some((first, rest))) => (Verifier::from_public_key(first), rest),
+        _ => (Verifier::new(secrets).map_err(code)?, keys),
+    };
+    for key in keys {
+        verifier = verifier.with_public_key(key).map_err(code)?;
+    }
+    Ok(verifier)
 }
 
 fn read_body(file: Option<PathBuf>) -> Result<Vec<u8>, Failure> {
@@ -330,7 +399,7 @@ mod send {
         }
         let transport = builder.build().map_err(|e| Failure::Code(e.code()))?;
 
-        let secret = parse_secrets(args.secrets, "send")?
+        let secret = parse_secrets(args.secrets, "send", false)?
             .into_iter()
             .next()
             .ok_or(Failure::Code("secret_invalid"))?;

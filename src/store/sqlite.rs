@@ -16,9 +16,9 @@ use sqlx::sqlite::{
 use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
-    ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, RowError, SchemaChecked,
+    ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, RowError,
     backend_error, compare_migrations, is_unique_violation, migrate_error, replace_refused,
-    select_columns, selected, stored_revision,
+    select_columns, selected, sql_store_methods, sql_store_reads, stored_revision,
 };
 use crate::store::{StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
@@ -31,7 +31,7 @@ fn db_error(error: sqlx::Error) -> StoreError {
     backend_error(Dialect::Sqlite, error)
 }
 
-/// Binds a webhook's columns to `?1`..`?12` in the order of the table (`account_ids` as
+/// Binds a webhook's columns to `?1`..`?13` in the order of the table (`account_ids` as
 /// its JSON text): the parameters of both the `INSERT` and the `UPDATE`.
 fn bind_row<'q>(
     query: Query<'q, Sqlite, SqliteArguments>,
@@ -51,6 +51,7 @@ fn bind_row<'q>(
         .bind(row.previous_key_id)
         .bind(row.previous_secrets.as_deref().map(|bytes| &bytes[..]))
         .bind(row.revision)
+        .bind(&row.secret_last4)
 }
 
 /// Webhooks of scope (?1, ?2) that push events for account ?3: those without a filter
@@ -97,6 +98,10 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 ///
 /// Without a [`Keyring`] secrets are stored **in plaintext**: anyone who can read the file
 /// can sign deliveries. Give one with [`SqliteStore::with_keyring`] to seal them.
+/// Sealed values are bound to the webhook's id, organisation and account type; a different
+/// key under a known key id is refused at start ([`SqliteStore::check_keys`]). To retire a
+/// key, [`SqliteStore::reseal_all`] re-seals every row under the current one. The crate's
+/// README ("Encryption keys") says what sealing protects against and what not.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -116,7 +121,8 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 pub struct SqliteStore {
     pool: SqlitePool,
     keyring: Option<Arc<Keyring>>,
-    schema: SchemaChecked,
+    schema: Checked,
+    keys: Checked,
 }
 
 impl SqliteStore {
@@ -154,16 +160,19 @@ impl SqliteStore {
         Self {
             pool,
             keyring: None,
-            schema: SchemaChecked::default(),
+            schema: Checked::default(),
+            keys: Checked::default(),
         }
     }
 
     /// Seals secrets with `keyring` from now on, and opens the stored ones with it. A row
     /// whose secret is in plaintext or under a key the keyring lacks fails to read with a
-    /// [`SealError`](crate::SealError).
+    /// [`SealError`](crate::SealError). The keys are checked against the database
+    /// ([`check_keys`](Self::check_keys)) by `migrate` and before the first operation.
     #[must_use]
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = Some(Arc::new(keyring));
+        self.keys = Checked::default();
         self
     }
 
@@ -172,19 +181,21 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Applies the migrations this crate embeds that the database lacks.
+    /// Applies the migrations this crate embeds that the database lacks, then checks the
+    /// keyring's keys ([`check_keys`](Self::check_keys)).
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`]: a [`SchemaError`](crate::SchemaError) when the database was
-    /// migrated by a newer release, or the driver's error.
+    /// migrated by a newer release, a [`SealError::KeyMismatch`](crate::SealError) naming
+    /// the key id whose key is wrong, or the driver's error.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR
             .run(&self.pool)
             .await
             .map_err(|error| migrate_error(Dialect::Sqlite, error))?;
         self.schema.set();
-        Ok(())
+        self.check_keys().await
     }
 
     /// Checks that the database has exactly the migrations this crate embeds.
@@ -218,78 +229,21 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn ready(&self) -> Result<(), StoreError> {
-        if self.schema.get() {
-            Ok(())
-        } else {
-            self.check_schema().await
-        }
-    }
-
-    fn webhook(&self, row: &SqliteRow) -> Result<Webhook, StoreError> {
-        let raw = RawRow::read(row).map_err(db_error)?;
+    fn raw(row: &SqliteRow) -> Result<RawRow, StoreError> {
         let account_ids: String = row.try_get(ACCOUNT_IDS_COLUMN).map_err(db_error)?;
         let account_ids: Vec<String> = serde_json::from_str(&account_ids).map_err(|_| {
             StoreError::backend(RowError::Corrupt {
                 column: "account_ids",
             })
         })?;
-        raw.into_webhook(account_ids, self.keyring.as_deref())
+        RawRow::read(row, account_ids).map_err(db_error)
     }
 
-    fn encode(&self, webhook: &Webhook) -> Result<(Encoded, String), StoreError> {
-        let encoded = Encoded::new(webhook, self.keyring.as_deref())?;
-        let account_ids =
-            serde_json::to_string(&encoded.account_ids).map_err(StoreError::backend)?;
-        Ok((encoded, account_ids))
-    }
-}
-
-impl WebhookStore for SqliteStore {
-    async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        self.ready().await?;
-        let (row, account_ids) = self.encode(webhook)?;
-        let result = bind_row(
-            sqlx::query(
-                "INSERT INTO webhook_kit_webhooks (id, organization, account_type, url, enabled, \
-                 account_ids, created_at_ns, secret_key_id, secret, previous_key_id, \
-                 previous_secrets, revision) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            ),
-            &row,
-            &account_ids,
-        )
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if is_unique_violation(&error) => Err(StoreError::AlreadyExists),
-            Err(error) => Err(db_error(error)),
-        }
-    }
-
-    async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
-        self.ready().await?;
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            select_columns!(),
-            " FROM webhook_kit_webhooks w \
-             WHERE w.id = ?1 AND w.organization = ?2 AND w.account_type = ?3"
-        ))
-        .bind(id.as_str())
-        .bind(scope.organization().as_str())
-        .bind(scope.account_type().as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        row.map(|row| self.webhook(&row)).transpose()
-    }
-
-    async fn list(
+    async fn list_rows(
         &self,
         scope: &Scope,
         account: Option<&AccountId>,
-    ) -> Result<Vec<Webhook>, StoreError> {
+    ) -> Result<Vec<RawRow>, StoreError> {
         self.ready().await?;
         let mut query = sqlx::query(match account {
             None => concat!(
@@ -305,13 +259,72 @@ impl WebhookStore for SqliteStore {
         if let Some(account) = account {
             query = query.bind(account.as_str());
         }
-        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
-        let webhooks = rows
-            .iter()
-            .map(|row| self.webhook(row))
-            .collect::<Result<_, _>>()?;
-        Ok(selected(webhooks, scope, account))
+        Ok(selected(self.rows(query).await?, scope, account))
     }
+
+    fn encode(&self, webhook: &Webhook) -> Result<(Encoded, String), StoreError> {
+        let encoded = Encoded::new(webhook, self.keyring.as_deref())?;
+        let account_ids =
+            serde_json::to_string(&encoded.account_ids).map_err(StoreError::backend)?;
+        Ok((encoded, account_ids))
+    }
+
+    sql_store_methods! {
+        query: Query<'_, Sqlite, SqliteArguments>,
+        sealed_rows_of_key: concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w WHERE w.secret_key_id = ?1 LIMIT 8"
+        ),
+        insert_key_check: "INSERT INTO webhook_kit_key_checks (key_id, key_check) \
+             VALUES (?1, ?2) ON CONFLICT (key_id) DO NOTHING",
+        row_in_scope: concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w \
+             WHERE w.id = ?1 AND w.organization = ?2 AND w.account_type = ?3"
+        ),
+        rows_after: concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w WHERE w.id > ?1 ORDER BY w.id LIMIT ?2"
+        ),
+        reseal_row: "UPDATE webhook_kit_webhooks SET secret_key_id = ?1, secret = ?2, \
+             previous_key_id = ?3, previous_secrets = ?4, secret_last4 = ?5 \
+             WHERE id = ?6 AND organization = ?7 AND account_type = ?8 \
+             AND revision = ?9",
+        row_by_id: concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w WHERE w.id = ?1"
+        ),
+    }
+}
+
+impl WebhookStore for SqliteStore {
+    async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.ready().await?;
+        let (row, account_ids) = self.encode(webhook)?;
+        let result = bind_row(
+            sqlx::query(
+                "INSERT INTO webhook_kit_webhooks (id, organization, account_type, url, enabled, \
+                 account_ids, created_at_ns, secret_key_id, secret, previous_key_id, \
+                 previous_secrets, revision, secret_last4) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            ),
+            &row,
+            &account_ids,
+        )
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if is_unique_violation(&error) => Err(StoreError::AlreadyExists),
+            Err(error) => Err(db_error(error)),
+        }
+    }
+
+    sql_store_reads!();
 
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
         self.ready().await?;
@@ -321,8 +334,8 @@ impl WebhookStore for SqliteStore {
             sqlx::query(
                 "UPDATE webhook_kit_webhooks SET url = ?4, enabled = ?5, account_ids = ?6, \
                  created_at_ns = ?7, secret_key_id = ?8, secret = ?9, previous_key_id = ?10, \
-                 previous_secrets = ?11, revision = ?12 \
-                 WHERE id = ?1 AND organization = ?2 AND account_type = ?3 AND revision = ?13",
+                 previous_secrets = ?11, revision = ?12, secret_last4 = ?13 \
+                 WHERE id = ?1 AND organization = ?2 AND account_type = ?3 AND revision = ?14",
             ),
             &row,
             &account_ids,

@@ -24,7 +24,7 @@ use webhook_kit::{
     AccountFilter, AccountId, AccountType, CreateWebhookRequest, DestinationPolicy, Error,
     MAX_ACCOUNT_IDS, MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, MAX_URL_LEN, OrganizationId,
     PreviousSecret, Scope, Secret, StoreError, UpdateWebhookRequest, Webhook, WebhookId,
-    WebhookParts, WebhookSecretResponse, WebhookStore, Webhooks,
+    WebhookParts, WebhookResponse, WebhookSecretResponse, WebhookStore, Webhooks,
 };
 
 /// Generates one `#[tokio::test]` per contract test, each with a store from `$make`.
@@ -58,6 +58,7 @@ macro_rules! webhook_store_contract {
             store_replace_never_inserts,
             store_get_and_delete_are_scoped,
             store_lists_in_id_order_with_account_filter,
+            store_masked_and_readable_reads_agree_with_full_reads,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -1053,4 +1054,54 @@ pub async fn store_lists_in_id_order_with_account_filter<S: WebhookStore>(store:
         ids(store.list(&scope, Some(&account("acc_c"))).await.unwrap()),
         [id(1)]
     );
+}
+
+/// The masked reads (what list and get answer) and the listing that goes on past unreadable
+/// webhooks agree with the full reads, whatever the webhook went through (rotations with
+/// overlap, filters, disabling), for every account filter.
+pub async fn store_masked_and_readable_reads_agree_with_full_reads<S: WebhookStore>(store: S) {
+    let service = Webhooks::new(&store);
+    let scope = new_scope(AccountType::Live);
+    for accounts in [&["acc_a"][..], &[], &["acc_a", "acc_b"]] {
+        let created = service
+            .create(&scope, create_request("a", accounts))
+            .await
+            .unwrap();
+        let id = created.webhook().id().as_str();
+        service
+            .rotate_secret_with_overlap(&scope, id, TimeDelta::hours(1))
+            .await
+            .unwrap();
+        let update = UpdateWebhookRequest::from_json(
+            br#"{"url": "https://example.com/b", "enabled": false}"#,
+        )
+        .unwrap();
+        service.update(&scope, id, update).await.unwrap();
+    }
+    for account in [None, Some(account("acc_a")), Some(account("acc_z"))] {
+        let full = store.list(&scope, account.as_ref()).await.unwrap();
+        let masked = store.list_masked(&scope, account.as_ref()).await.unwrap();
+        let want: Vec<WebhookResponse> = full.iter().map(WebhookResponse::masked).collect();
+        assert_eq!(masked, want);
+        let readable = store.list_readable(&scope, account.as_ref()).await.unwrap();
+        assert!(readable.unreadable.is_empty());
+        assert_eq!(
+            readable
+                .webhooks
+                .iter()
+                .map(Webhook::id)
+                .collect::<Vec<_>>(),
+            full.iter().map(Webhook::id).collect::<Vec<_>>()
+        );
+        for webhook in &full {
+            assert_eq!(
+                store.get_masked(&scope, webhook.id()).await.unwrap(),
+                Some(WebhookResponse::masked(webhook))
+            );
+        }
+    }
+    let other = new_scope(AccountType::Live);
+    let first = store.list(&scope, None).await.unwrap().remove(0);
+    assert_eq!(store.get_masked(&other, first.id()).await.unwrap(), None);
+    assert!(store.list_masked(&other, None).await.unwrap().is_empty());
 }

@@ -3,11 +3,14 @@
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod sealing;
 
-/// The keyring of the stores the contract suite runs on: one per test binary.
+/// The keyring of the stores the contract suite runs on. The same key for every test
+/// binary and run: they may share one database (`DATABASE_URL`), whose key check value
+/// holds it to the key first used under id 1.
 pub fn keyring() -> Keyring {
-    static KEY: std::sync::OnceLock<EncryptionKey> = std::sync::OnceLock::new();
-    Keyring::new(KEY.get_or_init(|| EncryptionKey::generate(1)).clone())
+    Keyring::new(EncryptionKey::new(1, [0x11; 32]))
 }
 
 /// A store with its own pool on the SQLite file this test binary shares (migrated once,
@@ -306,8 +309,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-/// The `SealError` inside a store error, asserting that the error is a non-retryable
-/// backend failure whose message and debug form show no secret.
+/// The `SealError` inside a store error, asserting that the error is non-retryable and
+/// that its message and debug form show no secret. A row that does not open is
+/// `StoreError::Unreadable` (naming the webhook); a keyring refused at start is a backend
+/// failure.
 pub fn seal_error<T: std::fmt::Debug>(result: Result<T, StoreError>, secret: &Secret) -> SealError {
     let error = result.expect_err("reading a row that does not open must fail");
     assert!(!error.is_retryable(), "{error:?}");
@@ -319,12 +324,14 @@ pub fn seal_error<T: std::fmt::Debug>(result: Result<T, StoreError>, secret: &Se
             );
         }
     }
-    match error {
-        StoreError::Backend { source, .. } => *source
-            .downcast_ref::<SealError>()
-            .unwrap_or_else(|| panic!("not a SealError: {source:?}")),
+    let reason: &(dyn std::error::Error + Send + Sync) = match &error {
+        StoreError::Backend { source, .. } => &**source,
+        StoreError::Unreadable(unreadable) => unreadable.reason(),
         other => panic!("not a backend error: {other:?}"),
-    }
+    };
+    *reason
+        .downcast_ref::<SealError>()
+        .unwrap_or_else(|| panic!("not a SealError: {reason:?}"))
 }
 
 /// Secrets at rest: sealed with the current key, bound to their row, unreadable without
@@ -360,15 +367,16 @@ pub async fn secrets_at_rest<S: WebhookStore>(
         &hook,
     );
 
-    // A wrong key under the same id, an unknown key id, or no keyring: clean errors.
+    // A wrong key under the same id is refused before any read (its key check value does
+    // not open); an unknown key id or no keyring: clean errors for the row.
     let wrong = make(Some(Keyring::new(EncryptionKey::generate(1))));
     assert_eq!(
         seal_error(wrong.get(&scope, hook.id()).await, hook.secret()),
-        SealError::Unauthentic { key_id: 1 }
+        SealError::KeyMismatch { key_id: 1 }
     );
     assert_eq!(
         seal_error(wrong.list(&scope, None).await, hook.secret()),
-        SealError::Unauthentic { key_id: 1 }
+        SealError::KeyMismatch { key_id: 1 }
     );
     let unknown = make(Some(Keyring::new(EncryptionKey::generate(9))));
     assert_eq!(
@@ -384,7 +392,9 @@ pub async fn secrets_at_rest<S: WebhookStore>(
     // Rotation: the new keyring opens rows of the retired key and seals writes with the new.
     let second_key = EncryptionKey::generate(2);
     let rotated_store = make(Some(
-        Keyring::new(second_key.clone()).with_retired(first_key.clone()),
+        Keyring::new(second_key.clone())
+            .with_retired(first_key.clone())
+            .unwrap(),
     ));
     assert_same(
         &rotated_store.get(&scope, hook.id()).await.unwrap().unwrap(),
