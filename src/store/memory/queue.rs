@@ -205,6 +205,13 @@ impl Queue {
             .filter(|entry| &entry.record.scope == scope)
     }
 
+    /// The state of the delivery `id` of `scope`.
+    fn state_of(&self, scope: &Scope, id: &DeliveryId) -> Result<DeliveryState, StoreError> {
+        self.entry(scope, id)
+            .map(|entry| entry.record.state)
+            .ok_or(StoreError::NotFound)
+    }
+
     pub(super) fn delivery(&self, scope: &Scope, id: &DeliveryId) -> Option<QueuedDelivery> {
         self.entry(scope, id).map(|entry| entry.record.clone())
     }
@@ -252,11 +259,7 @@ impl Queue {
         id: &DeliveryId,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let state = self
-            .entry(scope, id)
-            .ok_or(StoreError::NotFound)?
-            .record
-            .state;
+        let state = self.state_of(scope, id)?;
         match state {
             DeliveryState::InFlight => return Err(StoreError::InFlight),
             DeliveryState::Pending => {}
@@ -305,11 +308,7 @@ impl Queue {
         id: &DeliveryId,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let state = self
-            .entry(scope, id)
-            .ok_or(StoreError::NotFound)?
-            .record
-            .state;
+        let state = self.state_of(scope, id)?;
         if !state.is_final() {
             if let Some(entry) = self.deliveries.get_mut(id) {
                 entry.token = None;
