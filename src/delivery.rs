@@ -547,6 +547,43 @@ impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
         self.enqueue_at(event, Utc::now()).await
     }
 
+    /// [`enqueue`](crate::Webhooks::enqueue) inside the host's transaction: the webhooks
+    /// are routed through the store's pool, the deliveries written on `conn`, so they
+    /// commit (or roll back) with the host's own writes — an outbox.
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     webhooks: webhook_kit::Webhooks<webhook_kit::PostgresStore>,
+    /// #     event: webhook_kit::Event,
+    /// # ) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut tx = webhooks.store().pool().begin().await?;
+    /// // … the host's own writes on `tx` …
+    /// webhooks.enqueue_in(&mut tx, &event).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`DeliveryError::Store`](crate::DeliveryError::Store) when a store fails.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    pub async fn enqueue_in(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        event: &crate::Event,
+    ) -> Result<Vec<crate::DeliveryId>, crate::DeliveryError>
+    where
+        S: std::borrow::Borrow<crate::PostgresStore>,
+    {
+        let targets = self.targets(event).await?;
+        self.store()
+            .borrow()
+            .enqueue_in(conn, event, &targets, chrono::Utc::now())
+            .await
+            .map_err(crate::DeliveryError::Store)
+    }
+
     /// [`enqueue`](Self::enqueue) with the deliveries due at `now` (from the worker's
     /// [`Clock`](crate::Clock), in tests).
     ///
