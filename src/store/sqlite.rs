@@ -16,11 +16,12 @@ use sqlx::sqlite::{
 use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
-    ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, RowError, SchemaChecked,
-    backend_error, compare_migrations, is_unique_violation, migrate_error, replace_refused,
-    select_columns, selected, stored_revision,
+    ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, PageStatements, RawRow, RowError,
+    SchemaChecked, backend_error, compare_migrations, is_unique_violation, migrate_error,
+    page_account, page_after, page_limit, replace_refused, select_columns, selected, selected_page,
+    stored_revision,
 };
-use crate::store::{StoreError, WebhookStore};
+use crate::store::{PageRequest, StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
 
 /// How long a connection waits for another one's write lock before the operation fails
@@ -71,6 +72,10 @@ macro_rules! list_for_account_sql {
         )
     };
 }
+
+/// The statements of [`WebhookStore::list_page`].
+static PAGE: LazyLock<PageStatements> =
+    LazyLock::new(|| PageStatements::new(|index| format!("?{index}"), "w.account_ids = '[]'"));
 
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     let mut migrator = sqlx::migrate!("migrations/sqlite");
@@ -311,6 +316,28 @@ impl WebhookStore for SqliteStore {
             .map(|row| self.webhook(row))
             .collect::<Result<_, _>>()?;
         Ok(selected(webhooks, scope, account))
+    }
+
+    async fn list_page(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        self.ready().await?;
+        let mut query = sqlx::query(PAGE.of(&page.selection))
+            .bind(scope.organization().as_str())
+            .bind(scope.account_type().as_str())
+            .bind(page_after(page))
+            .bind(page_limit(page));
+        if let Some(account) = page_account(page) {
+            query = query.bind(account);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+        let webhooks = rows
+            .iter()
+            .map(|row| self.webhook(row))
+            .collect::<Result<_, _>>()?;
+        Ok(selected_page(webhooks, scope, page))
     }
 
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
