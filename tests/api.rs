@@ -842,3 +842,75 @@ async fn the_router_serves_any_store_through_the_one_line_constructor() {
     .unwrap();
     assert_eq!(listed[0]["account_type"], "test");
 }
+
+#[tokio::test]
+async fn verified_webhook_refuses_with_the_code_bounds_the_body_and_guards_replays() {
+    use webhook_kit::api::{MemoryReplayGuard, Receiver, VerifiedWebhook};
+    use webhook_kit::{Secret, Signer, Verifier};
+
+    let secret = Secret::generate();
+    let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let receiver = Receiver::new(Verifier::from_secret(&secret))
+        .with_replay_guard(MemoryReplayGuard::new(100))
+        .with_body_limit(64);
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(move |webhook: VerifiedWebhook| {
+                let counter = Arc::clone(&counter);
+                async move {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    format!(
+                        "{} {} {}",
+                        webhook.id(),
+                        webhook.timestamp(),
+                        webhook.body().len()
+                    )
+                }
+            }),
+        )
+        .with_state(Arc::new(receiver));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = reqwest::Client::new();
+    let signer = Signer::from_secret(&secret);
+    let post = |id: &'static str, body: Vec<u8>, signed_body: Vec<u8>| {
+        let signed = signer.headers_now(id, &signed_body).unwrap();
+        let mut request = client.post(&url).body(body);
+        for (name, value) in signed.pairs() {
+            request = request.header(name, value);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let body = b"{\"a\":1}".to_vec();
+    let (status, text) = post("msg_1", body.clone(), body.clone()).await;
+    assert_eq!(status, 200);
+    assert!(text.starts_with("msg_1 ") && text.ends_with(" 7"), "{text}");
+    let (status, text) = post("msg_1", body.clone(), body.clone()).await;
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((status, answer["code"].as_str()), (200, Some("duplicate")));
+    let (status, text) = post("msg_2", b"{\"a\":2}".to_vec(), body.clone()).await;
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (401, Some("signature_mismatch"))
+    );
+    let large = vec![b'x'; 65];
+    let (status, text) = post("msg_3", large.clone(), large).await;
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+    let unsigned = client.post(&url).body(body).send().await.unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+    let answer: Value = serde_json::from_str(&unsigned.text().await.unwrap()).unwrap();
+    assert_eq!(answer["code"], "header_missing");
+    assert_eq!(handled.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -352,3 +352,48 @@ fn is_length_limit(error: axum::Error) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_guard_refuses_a_replay_until_it_expires() {
+        let guard = MemoryReplayGuard::new(10);
+        assert!(guard.claim_at("msg_1", 100, 0));
+        assert!(!guard.claim_at("msg_1", 100, 50));
+        assert!(!guard.claim_at("msg_1", 100, 100));
+        // Expired: the signature check refuses such a replay by itself; the id is forgotten.
+        assert!(guard.claim_at("msg_1", 300, 101));
+        guard.release("msg_1");
+        assert!(guard.claim_at("msg_1", 300, 102));
+        assert_eq!(guard.len(), 1);
+    }
+
+    #[test]
+    fn the_memory_guard_stays_within_its_capacity() {
+        let guard = MemoryReplayGuard::new(3);
+        for index in 0..1000 {
+            assert!(guard.claim_at(&format!("msg_{index}"), 10_000, 0));
+            assert!(guard.len() <= 3);
+            if index % 2 == 0 {
+                guard.release(&format!("msg_{index}"));
+            }
+            assert!(
+                guard.lock().order.len() <= 7,
+                "{}",
+                guard.lock().order.len()
+            );
+        }
+        // The newest are remembered, the oldest forgotten.
+        assert!(!guard.claim_at("msg_999", 10_000, 0));
+        assert!(guard.claim_at("msg_1", 10_000, 0));
+        // Expired ids go first, whatever the capacity.
+        let guard = MemoryReplayGuard::new(100);
+        for index in 0..50 {
+            guard.claim_at(&format!("old_{index}"), 10, 0);
+        }
+        guard.claim_at("new", 100, 20);
+        assert_eq!(guard.len(), 1);
+    }
+}
