@@ -429,4 +429,47 @@ mod tests {
             "a table is scanned: {details:?}"
         );
     }
+
+    #[tokio::test]
+    async fn a_page_is_read_through_indexes_only() {
+        use crate::store::Selection;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let store = SqliteStore::new(pool);
+        store.migrate().await.unwrap();
+        let selections = [
+            Selection::All,
+            Selection::Unfiltered,
+            Selection::Account("acc".parse().unwrap()),
+        ];
+        for selection in selections {
+            let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(
+                format!("EXPLAIN QUERY PLAN {}", PAGE.of(&selection)),
+            ))
+            .bind("org")
+            .bind("live")
+            .bind("wh_")
+            .bind(100_i64)
+            .bind("acc")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+            let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+            // Tables are only searched through an index range (`w` and `a`); what is scanned
+            // is a subquery's rows, at most a page each.
+            assert!(
+                details
+                    .iter()
+                    .all(|step| !step.starts_with("SCAN w") && !step.starts_with("SCAN a")),
+                "{selection:?}: {details:?}"
+            );
+            assert!(
+                details.iter().any(|step| step.contains("USING")),
+                "{selection:?}: {details:?}"
+            );
+        }
+    }
 }
