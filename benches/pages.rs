@@ -101,14 +101,33 @@ async fn templates<S: WebhookStore>(
 const COPIED: &str = "organization, account_type, url, enabled, account_ids, created_at_ns, \
     secret_key_id, secret, previous_key_id, previous_secrets, revision";
 
+/// Which template each new id copies: the filtered one for a tenth of them.
+fn copies<'a>(
+    templates: &'a [Webhook; 2],
+    ids: &'a [WebhookId],
+) -> [(&'a Webhook, Vec<&'a str>); 2] {
+    let [plain, filtered] = templates;
+    let (mut tenth, mut rest) = (Vec::new(), Vec::new());
+    for (index, id) in ids.iter().enumerate() {
+        if index % 10 == 0 {
+            tenth.push(id.as_str());
+        } else {
+            rest.push(id.as_str());
+        }
+    }
+    [(filtered, tenth), (plain, rest)]
+}
+
+/// The pages of a scope holding the two templates and `ids`.
+fn pages_of(scope: Scope, templates: &[Webhook; 2], mut ids: Vec<WebhookId>) -> Pages {
+    ids.extend(templates.iter().map(|template| template.id().clone()));
+    ids.sort();
+    Pages::new(scope, &ids)
+}
+
 async fn fill_sqlite(store: &SqliteStore, size: usize) -> Pages {
-    let (scope, [plain, filtered], ids) = templates(store, size).await;
-    let (tenth, rest): (Vec<_>, Vec<_>) = ids
-        .iter()
-        .enumerate()
-        .partition(|(index, _)| index % 10 == 0);
-    for (template, copies) in [(&filtered, tenth), (&plain, rest)] {
-        let copies: Vec<&str> = copies.iter().map(|(_, id)| id.as_str()).collect();
+    let (scope, templates, ids) = templates(store, size).await;
+    for (template, copies) in copies(&templates, &ids) {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO webhook_kit_webhooks (id, {COPIED}) \
              SELECT j.value, {COPIED} FROM json_each(?1) j, webhook_kit_webhooks WHERE id = ?2"
@@ -120,20 +139,12 @@ async fn fill_sqlite(store: &SqliteStore, size: usize) -> Pages {
         .unwrap();
     }
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
-    let mut all: Vec<WebhookId> = ids;
-    all.extend([plain.id().clone(), filtered.id().clone()]);
-    all.sort();
-    Pages::new(scope, &all)
+    pages_of(scope, &templates, ids)
 }
 
 async fn fill_postgres(store: &PostgresStore, size: usize) -> Pages {
-    let (scope, [plain, filtered], ids) = templates(store, size).await;
-    let (tenth, rest): (Vec<_>, Vec<_>) = ids
-        .iter()
-        .enumerate()
-        .partition(|(index, _)| index % 10 == 0);
-    for (template, copies) in [(&filtered, tenth), (&plain, rest)] {
-        let copies: Vec<String> = copies.iter().map(|(_, id)| id.to_string()).collect();
+    let (scope, templates, ids) = templates(store, size).await;
+    for (template, copies) in copies(&templates, &ids) {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO webhook_kit_webhooks (id, {COPIED}) \
              SELECT copy, {COPIED} FROM unnest($1::text[]) AS copy, webhook_kit_webhooks \
@@ -146,10 +157,7 @@ async fn fill_postgres(store: &PostgresStore, size: usize) -> Pages {
         .unwrap();
     }
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
-    let mut all: Vec<WebhookId> = ids;
-    all.extend([plain.id().clone(), filtered.id().clone()]);
-    all.sort();
-    Pages::new(scope, &all)
+    pages_of(scope, &templates, ids)
 }
 
 async fn read<S: WebhookStore>(store: &S, scope: &Scope, request: &PageRequest) {

@@ -631,12 +631,12 @@ async fn get_one<S: WebhookStore + 'static, A: Authenticate>(
     Caller(scope): Caller,
     State(shared): SharedState<S, A>,
     id: Result<Path<String>, PathRejection>,
-) -> Response {
-    let result = match path_id(id, Error::NotFound) {
-        Ok(id) => shared.webhooks.get(&scope, &id).await,
-        Err(error) => Err(error),
-    };
-    answer(StatusCode::OK, result)
+) -> Result<Response, ApiError> {
+    let id = path_id(id, Error::NotFound)?;
+    Ok(answer(
+        StatusCode::OK,
+        shared.webhooks.get(&scope, &id).await,
+    ))
 }
 
 #[utoipa::path(
@@ -694,15 +694,10 @@ async fn delete<S: WebhookStore + 'static, A: Authenticate>(
     Caller(scope): Caller,
     State(shared): SharedState<S, A>,
     id: Result<Path<String>, PathRejection>,
-) -> Response {
-    let result = match path_id(id, Error::NotFound) {
-        Ok(id) => shared.webhooks.delete(&scope, &id).await,
-        Err(error) => Err(error),
-    };
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => error.into_response(),
-    }
+) -> Result<Response, ApiError> {
+    let id = path_id(id, Error::NotFound)?;
+    shared.webhooks.delete(&scope, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[utoipa::path(
@@ -725,12 +720,12 @@ async fn rotate_secret<S: WebhookStore + 'static, A: Authenticate>(
     Caller(scope): Caller,
     State(shared): SharedState<S, A>,
     id: Result<Path<String>, PathRejection>,
-) -> Response {
-    let result = match path_id(id, Error::NotFound) {
-        Ok(id) => shared.webhooks.rotate_secret(&scope, &id).await,
-        Err(error) => Err(error),
-    };
-    answer(StatusCode::OK, result)
+) -> Result<Response, ApiError> {
+    let id = path_id(id, Error::NotFound)?;
+    Ok(answer(
+        StatusCode::OK,
+        shared.webhooks.rotate_secret(&scope, &id).await,
+    ))
 }
 
 async fn route_not_found() -> ApiError {

@@ -13,9 +13,8 @@ use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
     ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, PageStatements, RawRow, SchemaChecked,
-    backend_error, compare_migrations, is_unique_violation, migrate_error, page_account,
-    page_after, page_limit, replace_refused, select_columns, selected, selected_page,
-    stored_revision,
+    backend_error, bind_page, compare_migrations, is_unique_violation, migrate_error,
+    replace_refused, select_columns, selected, selected_page, stored_revision,
 };
 use crate::store::{PageRequest, StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
@@ -290,15 +289,10 @@ impl WebhookStore for PostgresStore {
         page: &PageRequest,
     ) -> Result<Vec<Webhook>, StoreError> {
         self.ready().await?;
-        let mut query = sqlx::query(PAGE.of(&page.selection))
-            .bind(scope.organization().as_str())
-            .bind(scope.account_type().as_str())
-            .bind(page_after(page))
-            .bind(page_limit(page));
-        if let Some(account) = page_account(page) {
-            query = query.bind(account);
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = bind_page(sqlx::query(PAGE.of(&page.selection)), scope, page)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         let webhooks = rows
             .iter()
             .map(|row| self.webhook(row))

@@ -570,22 +570,26 @@ impl PageStatements {
     }
 }
 
-/// Parameter 3 of a [`PageStatements`] statement: ids compare as text, and every id is
-/// greater than the empty string.
-pub(crate) fn page_after(page: &PageRequest) -> &str {
-    page.after.as_ref().map_or("", WebhookId::as_str)
-}
-
-/// Parameter 4 of a [`PageStatements`] statement.
-pub(crate) fn page_limit(page: &PageRequest) -> i64 {
-    i64::try_from(page.limit).unwrap_or(i64::MAX)
-}
-
-/// Parameter 5 of a [`PageStatements`] statement, for an account's listing.
-pub(crate) fn page_account(page: &PageRequest) -> Option<&str> {
+/// Binds the parameters of a [`PageStatements`] statement: the scope, the id to start after
+/// (ids compare as text, and every id is greater than `''`), the limit and, for an
+/// account's listing, the account.
+pub(crate) fn bind_page<'q, DB: sqlx::Database>(
+    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+    scope: &Scope,
+    page: &PageRequest,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let query = query
+        .bind(scope.organization().as_str())
+        .bind(scope.account_type().as_str())
+        .bind(page.after.as_ref().map_or("", WebhookId::as_str))
+        .bind(i64::try_from(page.limit).unwrap_or(i64::MAX));
     match &page.selection {
-        Selection::Account(account) => Some(account.as_str()),
-        Selection::All | Selection::Unfiltered => None,
+        Selection::Account(account) => query.bind(account.as_str()),
+        Selection::All | Selection::Unfiltered => query,
     }
 }
 

@@ -17,9 +17,8 @@ use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
     ACCOUNT_IDS_COLUMN, Dialect, Encoded, MIGRATIONS_TABLE, PageStatements, RawRow, RowError,
-    SchemaChecked, backend_error, compare_migrations, is_unique_violation, migrate_error,
-    page_account, page_after, page_limit, replace_refused, select_columns, selected, selected_page,
-    stored_revision,
+    SchemaChecked, backend_error, bind_page, compare_migrations, is_unique_violation,
+    migrate_error, replace_refused, select_columns, selected, selected_page, stored_revision,
 };
 use crate::store::{PageRequest, StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
@@ -324,15 +323,10 @@ impl WebhookStore for SqliteStore {
         page: &PageRequest,
     ) -> Result<Vec<Webhook>, StoreError> {
         self.ready().await?;
-        let mut query = sqlx::query(PAGE.of(&page.selection))
-            .bind(scope.organization().as_str())
-            .bind(scope.account_type().as_str())
-            .bind(page_after(page))
-            .bind(page_limit(page));
-        if let Some(account) = page_account(page) {
-            query = query.bind(account);
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = bind_page(sqlx::query(PAGE.of(&page.selection)), scope, page)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         let webhooks = rows
             .iter()
             .map(|row| self.webhook(row))
@@ -400,8 +394,8 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn listing_for_an_account_searches_indexes_and_scans_no_table() {
+    /// A store on a new in-memory database, migrated.
+    async fn memory_store() -> SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect("sqlite::memory:")
@@ -409,15 +403,27 @@ mod tests {
             .unwrap();
         let store = SqliteStore::new(pool);
         store.migrate().await.unwrap();
-        let plan: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(concat!("EXPLAIN QUERY PLAN ", list_for_account_sql!()))
-                .bind("org")
-                .bind("live")
-                .bind("acc")
-                .fetch_all(store.pool())
-                .await
-                .unwrap();
-        let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        store
+    }
+
+    /// The steps of `sql`'s query plan with parameters `org`, `live`, `acc` (the account
+    /// listing) or `org`, `live`, `wh_`, 100, `acc` (a page).
+    async fn plan(store: &SqliteStore, sql: &str, page: bool) -> Vec<String> {
+        let explain = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"));
+        let query = sqlx::query_as(explain).bind("org").bind("live");
+        let query = if page {
+            query.bind("wh_").bind(100_i64).bind("acc")
+        } else {
+            query.bind("acc")
+        };
+        let rows: Vec<(i64, i64, i64, String)> = query.fetch_all(store.pool()).await.unwrap();
+        rows.into_iter().map(|row| row.3).collect()
+    }
+
+    #[tokio::test]
+    async fn listing_for_an_account_searches_indexes_and_scans_no_table() {
+        let store = memory_store().await;
+        let details = plan(&store, list_for_account_sql!(), false).await;
         assert!(
             details
                 .iter()
@@ -433,31 +439,14 @@ mod tests {
     #[tokio::test]
     async fn a_page_is_read_through_indexes_only() {
         use crate::store::Selection;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        let store = SqliteStore::new(pool);
-        store.migrate().await.unwrap();
+        let store = memory_store().await;
         let selections = [
             Selection::All,
             Selection::Unfiltered,
             Selection::Account("acc".parse().unwrap()),
         ];
         for selection in selections {
-            let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(
-                format!("EXPLAIN QUERY PLAN {}", PAGE.of(&selection)),
-            ))
-            .bind("org")
-            .bind("live")
-            .bind("wh_")
-            .bind(100_i64)
-            .bind("acc")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
-            let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+            let details = plan(&store, PAGE.of(&selection), true).await;
             // Tables are only searched through an index range (`w` and `a`); what is scanned
             // is a subquery's rows, at most a page each.
             assert!(
