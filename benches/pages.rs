@@ -130,7 +130,7 @@ async fn fill_sqlite(store: &SqliteStore, size: usize) -> Pages {
     for (template, copies) in copies(&templates, &ids) {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO webhook_kit_webhooks (id, {COPIED}) \
-             SELECT j.value, {COPIED} FROM json_each(?1) j, webhook_kit_webhooks WHERE id = ?2"
+             SELECT j.value, {COPIED} FROM json_each(?1) j, webhook_kit_webhooks t WHERE t.id = ?2"
         )))
         .bind(serde_json::to_string(&copies).unwrap())
         .bind(template.id().as_str())
@@ -147,8 +147,8 @@ async fn fill_postgres(store: &PostgresStore, size: usize) -> Pages {
     for (template, copies) in copies(&templates, &ids) {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO webhook_kit_webhooks (id, {COPIED}) \
-             SELECT copy, {COPIED} FROM unnest($1::text[]) AS copy, webhook_kit_webhooks \
-             WHERE id = $2"
+             SELECT copy, {COPIED} FROM unnest($1::text[]) AS copy, webhook_kit_webhooks t \
+             WHERE t.id = $2"
         )))
         .bind(copies)
         .bind(template.id().as_str())
