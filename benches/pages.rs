@@ -38,7 +38,7 @@ fn new_scope() -> Scope {
 }
 
 fn webhook(scope: &Scope, index: usize) -> Webhook {
-    let filter = if index % 10 == 0 {
+    let filter = if index.is_multiple_of(10) {
         AccountFilter::from_ids([listed()]).unwrap()
     } else {
         AccountFilter::all()
@@ -109,7 +109,7 @@ fn copies<'a>(
     let [plain, filtered] = templates;
     let (mut tenth, mut rest) = (Vec::new(), Vec::new());
     for (index, id) in ids.iter().enumerate() {
-        if index % 10 == 0 {
+        if index.is_multiple_of(10) {
             tenth.push(id.as_str());
         } else {
             rest.push(id.as_str());

@@ -12,13 +12,13 @@ use webhook_kit::{
     AccountType, CreateWebhookRequest, MemoryStore, Scope, UpdateWebhookRequest, Webhooks,
 };
 
+/// A span's name and its fields, as text.
+type RecordedSpan = (String, Vec<(String, String)>);
+
 /// Every span opened, with every field recorded on it, as text; and the stack of entered
 /// spans, so that `Span::current()` works as under a real subscriber.
 #[derive(Clone, Default)]
-struct Recorder(
-    Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>,
-    Arc<Mutex<Stack>>,
-);
+struct Recorder(Arc<Mutex<Vec<RecordedSpan>>>, Arc<Mutex<Stack>>);
 
 #[derive(Default)]
 struct Stack {

@@ -373,10 +373,10 @@ mod tests {
     #[test]
     fn the_memory_guard_stays_within_its_capacity() {
         let guard = MemoryReplayGuard::new(3);
-        for index in 0..1000 {
+        for index in 0..1000_u32 {
             assert!(guard.claim_at(&format!("msg_{index}"), 10_000, 0));
             assert!(guard.len() <= 3);
-            if index % 2 == 0 {
+            if index.is_multiple_of(2) {
                 guard.release(&format!("msg_{index}"));
             }
             assert!(
