@@ -83,20 +83,25 @@ impl AccountFilter {
         }
     }
 
-    /// Only the given accounts; no ids at all means every account.
+    /// Only the given accounts; no ids at all means every account. Duplicates count once.
+    ///
+    /// Stops reading `ids` at the first distinct id past [`MAX_ACCOUNT_IDS`].
     ///
     /// # Errors
     ///
     /// `account_ids_invalid` when more than [`MAX_ACCOUNT_IDS`] distinct ids are given.
     pub fn from_ids(ids: impl IntoIterator<Item = AccountId>) -> Result<Self, InvalidId> {
-        let ids: BTreeSet<AccountId> = ids.into_iter().collect();
-        if ids.len() > MAX_ACCOUNT_IDS {
-            return Err(InvalidId::new(
-                IdKind::Account,
-                "a webhook may filter on at most 1000 accounts",
-            ));
+        let mut set = BTreeSet::new();
+        for id in ids {
+            set.insert(id);
+            if set.len() > MAX_ACCOUNT_IDS {
+                return Err(InvalidId::new(
+                    IdKind::Account,
+                    "a webhook may filter on at most 1000 accounts",
+                ));
+            }
         }
-        Ok(Self { ids })
+        Ok(Self { ids: set })
     }
 
     /// Whether every account's events go to the webhook.

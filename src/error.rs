@@ -6,10 +6,19 @@ use crate::id::InvalidId;
 use crate::store::StoreError;
 use crate::url::UrlError;
 
+/// Most characters of an input that an error message quotes; the rest is cut and marked `…`.
+pub const MAX_ECHOED_CHARS: usize = 64;
+
+/// Most characters of a [`Error::BodyInvalid`] message the crate builds.
+const MAX_MESSAGE_CHARS: usize = 256;
+
 /// Why an operation of the service was refused or failed.
 ///
 /// Each variant has a stable [`code`](Error::code) and an HTTP status. Messages are
-/// lowercase, never contain a secret, and never show a store's internals.
+/// lowercase, never contain a secret, and never show a store's internals. Where a message
+/// quotes input (an unknown field's name), the quote is escaped (control and other
+/// unprintable characters as `\u{1b}`, `\n` …) and cut after [`MAX_ECHOED_CHARS`]
+/// characters, so a message is short and safe to log whatever the request held.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -21,7 +30,8 @@ pub enum Error {
     /// the account filter is too large.
     #[error(transparent)]
     Id(#[from] InvalidId),
-    /// The request body is not what the operation takes; the message names the field.
+    /// The request body is not what the operation takes, or is longer than
+    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); the message names the field.
     #[error("invalid request body: {0}")]
     BodyInvalid(String),
     /// A query parameter is unknown, repeated or malformed (a listing's `limit` or
@@ -91,6 +101,52 @@ impl Error {
     }
 }
 
+impl Error {
+    /// `body_invalid` with `message`, its control characters escaped and its length bounded:
+    /// a last guard, for messages of a parser that may quote more input than expected.
+    pub(crate) fn body_invalid(message: &str) -> Self {
+        let mut bounded = String::with_capacity(message.len().min(MAX_MESSAGE_CHARS + 1));
+        push_escaped(&mut bounded, message, MAX_MESSAGE_CHARS, unprintable);
+        Error::BodyInvalid(bounded)
+    }
+}
+
+/// `input` as an error message may quote it: backslashes doubled, control and other
+/// unprintable characters escaped, cut after [`MAX_ECHOED_CHARS`] characters (escapes
+/// included) and then marked `…`.
+pub(crate) fn echo(input: &str) -> String {
+    let mut echoed = String::with_capacity(input.len().min(MAX_ECHOED_CHARS + 1));
+    push_escaped(&mut echoed, input, MAX_ECHOED_CHARS, |c| {
+        c == '\\' || unprintable(c)
+    });
+    echoed
+}
+
+/// Whether `c` is a control or other character `Debug` would escape (quotes and backslashes
+/// aside): what must never reach a log or a terminal raw.
+fn unprintable(c: char) -> bool {
+    !matches!(c, '\\' | '"' | '\'') && c.escape_debug().len() > 1
+}
+
+/// Appends `text` to `out`, escaping (`char::escape_debug`) each character `needs_escape`
+/// picks, and stops before `out` would pass `max_chars` characters, marking the cut `…`.
+fn push_escaped(out: &mut String, text: &str, max_chars: usize, needs_escape: fn(char) -> bool) {
+    let mut written = 0;
+    for c in text.chars() {
+        let escaped = needs_escape(c).then(|| c.escape_debug());
+        let width = escaped.as_ref().map_or(1, ExactSizeIterator::len);
+        if written + width > max_chars {
+            out.push('…');
+            return;
+        }
+        written += width;
+        match escaped {
+            Some(escaped) => out.extend(escaped),
+            None => out.push(c),
+        }
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         match error {
@@ -109,4 +165,30 @@ pub struct ErrorBody {
     pub code: String,
     /// A human-readable message.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoed_input_is_escaped_and_cut() {
+        assert_eq!(echo("a\u{1b}[2J\n\\\"'é"), r#"a\u{1b}[2J\n\\"'é"#);
+        let long = echo(&"\n".repeat(1000));
+        assert_eq!(long, format!("{}…", r"\n".repeat(MAX_ECHOED_CHARS / 2)));
+        // An escape is never split by the cut.
+        let cut = echo(&format!("{}\u{1b}", "x".repeat(MAX_ECHOED_CHARS - 3)));
+        assert!(cut.ends_with("xxx…"), "{cut}");
+    }
+
+    #[test]
+    fn a_body_invalid_message_is_bounded_whatever_it_is_given() {
+        let Error::BodyInvalid(message) = Error::body_invalid(&"\u{7}\"\\".repeat(1000)) else {
+            unreachable!()
+        };
+        assert!(message.starts_with(r#"\u{7}"\"#), "{message}");
+        assert!(message.ends_with('…'));
+        assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+        assert!(!message.chars().any(char::is_control));
+    }
 }

@@ -21,7 +21,7 @@ mod wire;
 
 pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_IDS};
 pub use delivery::{CONTENT_TYPE, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl};
-pub use error::{Error, ErrorBody};
+pub use error::{Error, ErrorBody, MAX_ECHOED_CHARS};
 pub use event::Event;
 pub use id::{AccountId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId};
 pub use secret::{
@@ -41,7 +41,7 @@ pub use webhook::{
     MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, PreviousSecret, Scope, Webhook, WebhookParts,
 };
 pub use wire::{
-    AccountFilterUpdate, CreateWebhookRequest, UpdateWebhookRequest, WebhookResponse,
+    AccountFilterUpdate, CreateWebhookRequest, MAX_BODY_LEN, UpdateWebhookRequest, WebhookResponse,
     WebhookSecretResponse,
 };
 

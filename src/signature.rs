@@ -185,6 +185,24 @@ impl VerifyError {
 /// [`SignedHeaders`], and for `http::HeaderMap` with the `http` feature. Implement it for
 /// your framework's header type: return every value of the header named `name` (given in
 /// lower case), matching names case-insensitively.
+///
+/// Passing another type is a compile error whose note names the `http` feature (the usual
+/// cause: `verifier.verify(request.headers(), …)` without it):
+///
+/// ```compile_fail,E0277
+/// use std::collections::HashMap;
+/// use webhook_kit::{Secret, Verifier};
+///
+/// let headers: HashMap<String, String> = HashMap::new();
+/// let verifier = Verifier::from_secret(&Secret::generate());
+/// let _ = verifier.verify(&headers, b"{}"); // `HashMap<…>` is not a `HeaderSource`
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `HeaderSource`: the verifier cannot read webhook headers from it",
+    label = "not a `HeaderSource`",
+    note = "for `http::HeaderMap`, enable webhook-kit's `http` feature (`features = [\"http\"]`)",
+    note = "lists of `(name, value)` pairs (slices, arrays, `Vec`s) are `HeaderSource`s; for another header type, implement `HeaderSource` for it"
+)]
 pub trait HeaderSource {
     /// Every value of the header `name`, in order.
     fn header_values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]>;

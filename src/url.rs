@@ -61,6 +61,10 @@ pub enum Refusal {
     IpAddress,
     /// The host is a single label or an internal name (`localhost`, `*.internal` …).
     InternalHost,
+    /// The host has an empty label (`127.0.0.1..`, `localhost..`, `a..example.com`): a
+    /// resolver may drop it and reach an IP address or internal name the other rules refuse.
+    /// A single trailing dot (`example.com.`) is not an empty label.
+    EmptyLabel,
 }
 
 impl fmt::Display for Refusal {
@@ -69,6 +73,7 @@ impl fmt::Display for Refusal {
             Refusal::Credentials => "it carries credentials",
             Refusal::IpAddress => "its host is an ip address",
             Refusal::InternalHost => "its host is an internal name",
+            Refusal::EmptyLabel => "its host has an empty label",
         })
     }
 }
@@ -147,7 +152,10 @@ const INTERNAL_NAMES: &[&str] = &[
 ///
 /// The URL is parsed as a browser would (the `url` crate, WHATWG rules), so
 /// `https://2130706433#.com` is seen for what it is, `127.0.0.1`. The default refuses
-/// credentials, IP-address hosts in any spelling, single-label hosts and internal names.
+/// credentials, IP-address hosts in any spelling, single-label hosts, internal names, and
+/// hosts with an empty label other than a single trailing dot (`https://127.0.0.1..#.com`,
+/// also spelt `%2e%2e` or with ideographic full stops, is none of the others to a parser but
+/// may be `127.0.0.1` to a resolver).
 /// Whoever sends deliveries must still check the resolved address when connecting: a public
 /// name can resolve to a private address.
 ///
@@ -172,7 +180,8 @@ impl Default for DestinationPolicy {
 }
 
 impl DestinationPolicy {
-    /// The default: credentials, IP-address hosts and internal names are all refused.
+    /// The default: credentials, IP-address hosts, internal names and hosts with empty labels
+    /// are all refused.
     pub const fn strict() -> Self {
         Self {
             allow_credentials: false,
@@ -203,6 +212,9 @@ impl DestinationPolicy {
     }
 
     /// Whether single-label and internal host names are allowed.
+    ///
+    /// Hosts with an empty label ([`Refusal::EmptyLabel`]) stay refused unless both IP hosts
+    /// and internal names are allowed: such a host may hide either.
     pub const fn allow_internal_hosts(mut self, allow: bool) -> Self {
         self.allow_internal_hosts = allow;
         self
@@ -225,6 +237,11 @@ impl DestinationPolicy {
             Some(::url::Host::Ipv4(_) | ::url::Host::Ipv6(_)) if !self.allow_ip_hosts => {
                 Err(UrlError::NotAllowed(Refusal::IpAddress))
             }
+            Some(::url::Host::Domain(name))
+                if !(self.allow_ip_hosts && self.allow_internal_hosts) && has_empty_label(name) =>
+            {
+                Err(UrlError::NotAllowed(Refusal::EmptyLabel))
+            }
             Some(::url::Host::Domain(name)) if !self.allow_internal_hosts && is_internal(name) => {
                 Err(UrlError::NotAllowed(Refusal::InternalHost))
             }
@@ -242,6 +259,14 @@ impl DestinationPolicy {
         self.check(&url)?;
         Ok(url)
     }
+}
+
+/// Whether `host` has an empty label, a single trailing dot aside.
+fn has_empty_label(host: &str) -> bool {
+    host.strip_suffix('.')
+        .unwrap_or(host)
+        .split('.')
+        .any(str::is_empty)
 }
 
 fn is_internal(host: &str) -> bool {

@@ -4,19 +4,36 @@
 //! `null` where a value is required, nothing after the object. Malformed bodies are
 //! `body_invalid` with the field named; well-formed bodies with a bad URL or account id get
 //! that field's own code.
+//!
+//! Parsing is bounded: `from_json` refuses a body over [`MAX_BODY_LEN`] before reading it,
+//! and `account_ids` is read element by element, stopping at the first malformed id or at
+//! the element past [`MAX_ACCOUNT_IDS`] (duplicates count), so what a request costs does
+//! not grow with what it sends. Error messages quote no more of the input than an escaped,
+//! cut field name.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::account::{AccountFilter, AccountType};
-use crate::error::Error;
-use crate::id::{AccountId, WebhookId};
+use crate::account::{AccountFilter, AccountType, MAX_ACCOUNT_IDS};
+use crate::error::{Error, echo};
+use crate::id::{AccountId, IdKind, InvalidId, WebhookId};
 use crate::secret::Secret;
 use crate::url::WebhookUrl;
 use crate::webhook::Webhook;
+
+/// Longest request body [`CreateWebhookRequest::from_json`] and
+/// [`UpdateWebhookRequest::from_json`] parse, in bytes (1 MiB); a longer one is
+/// `body_invalid` before any parsing.
+///
+/// A body with a 4,096-byte URL and 1,000 account ids of 255 bytes takes about 262 KB; the
+/// rest leaves room for white space and escaped characters. Hosts deserializing the request
+/// types through serde themselves should bound the body as well (axum's `DefaultBodyLimit`,
+/// say); the account ids are bounded either way.
+pub const MAX_BODY_LEN: usize = 1 << 20;
 
 /// The body of a create request: `{"url": …, "account_ids": [...]}`.
 ///
@@ -52,11 +69,16 @@ impl CreateWebhookRequest {
         self
     }
 
-    /// Parses a JSON body.
+    /// Parses a JSON body of at most [`MAX_BODY_LEN`] bytes.
+    ///
+    /// `account_ids` holds at most [`MAX_ACCOUNT_IDS`] elements, duplicates included (they
+    /// are merged, but each counts): parsing stops at the element past the limit.
     ///
     /// # Errors
     ///
-    /// `body_invalid`, `url_invalid` or `account_ids_invalid`.
+    /// `body_invalid` (a body over [`MAX_BODY_LEN`] bytes, malformed JSON, a missing,
+    /// unknown, duplicate or mistyped field), `url_invalid`, or `account_ids_invalid` (a
+    /// malformed id, or more than [`MAX_ACCOUNT_IDS`] elements).
     pub fn from_json(body: &[u8]) -> Result<Self, Error> {
         Self::from_fields(parse_fields(body, CREATE_FIELDS)?)
     }
@@ -65,7 +87,7 @@ impl CreateWebhookRequest {
         let url = fields.url.ok_or_else(missing_url)?;
         Ok(Self {
             url: url.parse()?,
-            account_filter: parse_filter(fields.account_ids.flatten())?,
+            account_filter: fields.account_ids.flatten().unwrap_or_default(),
         })
     }
 }
@@ -126,11 +148,16 @@ impl UpdateWebhookRequest {
         self
     }
 
-    /// Parses a JSON body.
+    /// Parses a JSON body of at most [`MAX_BODY_LEN`] bytes.
+    ///
+    /// `account_ids` holds at most [`MAX_ACCOUNT_IDS`] elements, duplicates included (they
+    /// are merged, but each counts): parsing stops at the element past the limit.
     ///
     /// # Errors
     ///
-    /// `body_invalid`, `url_invalid` or `account_ids_invalid`.
+    /// `body_invalid` (a body over [`MAX_BODY_LEN`] bytes, malformed JSON, a missing,
+    /// unknown, duplicate or mistyped field), `url_invalid`, or `account_ids_invalid` (a
+    /// malformed id, or more than [`MAX_ACCOUNT_IDS`] elements).
     pub fn from_json(body: &[u8]) -> Result<Self, Error> {
         Self::from_fields(parse_fields(body, UPDATE_FIELDS)?)
     }
@@ -142,7 +169,7 @@ impl UpdateWebhookRequest {
             enabled: fields.enabled,
             account_filter: match fields.account_ids.flatten() {
                 None => AccountFilterUpdate::Keep,
-                Some(ids) => AccountFilterUpdate::Set(parse_filter(Some(ids))?),
+                Some(filter) => AccountFilterUpdate::Set(filter),
             },
         })
     }
@@ -155,13 +182,11 @@ fn missing_url() -> Error {
     Error::BodyInvalid("missing field `url`".to_owned())
 }
 
-fn parse_filter(ids: Option<Vec<String>>) -> Result<AccountFilter, Error> {
-    let ids = ids
-        .unwrap_or_default()
-        .into_iter()
-        .map(|id| id.parse::<AccountId>())
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(AccountFilter::from_ids(ids)?)
+fn too_many_elements() -> InvalidId {
+    InvalidId::new(
+        IdKind::Account,
+        "`account_ids` may hold at most 1000 elements, duplicates included",
+    )
 }
 
 /// The fields of a request body as JSON gave them; `account_ids` is `Some(None)` for `null`.
@@ -169,25 +194,39 @@ fn parse_filter(ids: Option<Vec<String>>) -> Result<AccountFilter, Error> {
 struct RawFields {
     url: Option<String>,
     enabled: Option<bool>,
-    account_ids: Option<Option<Vec<String>>>,
+    account_ids: Option<Option<AccountFilter>>,
 }
 
 fn parse_fields(body: &[u8], allowed: &'static [&'static str]) -> Result<RawFields, Error> {
-    let invalid = |error: serde_json::Error| Error::BodyInvalid(error.to_string());
+    if body.len() > MAX_BODY_LEN {
+        return Err(Error::BodyInvalid(format!(
+            "body is longer than {MAX_BODY_LEN} bytes"
+        )));
+    }
+    let invalid = |error: serde_json::Error| Error::body_invalid(&error.to_string());
+    let mut refused_id = None;
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let fields = deserializer
-        .deserialize_map(FieldsVisitor { allowed })
-        .map_err(invalid)?;
+        .deserialize_map(FieldsVisitor {
+            allowed,
+            refused_id: &mut refused_id,
+        })
+        .map_err(|error| refused_id.take().map_or_else(|| invalid(error), Error::Id))?;
     deserializer.end().map_err(invalid)?;
     Ok(fields)
 }
 
 /// Accepts a map only (never a sequence), each allowed field at most once.
-struct FieldsVisitor {
+///
+/// An account id that is refused while parsing (malformed, or one element too many) stops
+/// the parse; its typed error is left in `refused_id` so the caller answers
+/// `account_ids_invalid` rather than `body_invalid`.
+struct FieldsVisitor<'a> {
     allowed: &'static [&'static str],
+    refused_id: &'a mut Option<InvalidId>,
 }
 
-impl<'de> Visitor<'de> for FieldsVisitor {
+impl<'de> Visitor<'de> for FieldsVisitor<'_> {
     type Value = RawFields;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -196,22 +235,167 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFields, A::Error> {
         let mut fields = RawFields::default();
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "url" if self.allowed.contains(&"url") => {
+        while let Some(field) = map.next_key::<Field>()? {
+            let allowed = |name: &str| self.allowed.contains(&name);
+            match field {
+                Field::Url if allowed("url") => {
                     set_once(&mut fields.url, "url", map.next_value())?;
                 }
-                "enabled" if self.allowed.contains(&"enabled") => {
-                    set_once(&mut fields.enabled, "enabled", map.next_value())?;
+                Field::Enabled if allowed("enabled") => {
+                    let enabled = map.next_value::<Enabled>().map(|Enabled(value)| value);
+                    set_once(&mut fields.enabled, "enabled", enabled)?;
                 }
-                "account_ids" if self.allowed.contains(&"account_ids") => {
-                    set_once(&mut fields.account_ids, "account_ids", map.next_value())?;
+                Field::AccountIds if allowed("account_ids") => {
+                    if fields.account_ids.is_some() {
+                        return Err(de::Error::duplicate_field("account_ids"));
+                    }
+                    let ids = map.next_value_seed(AccountIdsSeed {
+                        refused_id: &mut *self.refused_id,
+                    });
+                    set_once(&mut fields.account_ids, "account_ids", ids)?;
                 }
-                other => return Err(de::Error::unknown_field(other, self.allowed)),
+                other => return Err(de::Error::unknown_field(&other.echo(), self.allowed)),
             }
         }
         Ok(fields)
     }
+}
+
+/// A key of a request body: one of the fields, or another key kept only as an error may
+/// quote it (escaped and cut, see [`MAX_ECHOED_CHARS`](crate::MAX_ECHOED_CHARS)).
+enum Field {
+    Url,
+    Enabled,
+    AccountIds,
+    Other(String),
+}
+
+impl Field {
+    fn echo(&self) -> String {
+        match self {
+            Field::Url => "url".to_owned(),
+            Field::Enabled => "enabled".to_owned(),
+            Field::AccountIds => "account_ids".to_owned(),
+            Field::Other(echoed) => echoed.clone(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl Visitor<'_> for FieldVisitor {
+    type Value = Field;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
+        Ok(match name {
+            "url" => Field::Url,
+            "enabled" => Field::Enabled,
+            "account_ids" => Field::AccountIds,
+            other => Field::Other(echo(other)),
+        })
+    }
+}
+
+/// The `enabled` field: a boolean, and a refusal that never quotes what was given instead.
+struct Enabled(bool);
+
+impl<'de> Deserialize<'de> for Enabled {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(EnabledVisitor)
+    }
+}
+
+struct EnabledVisitor;
+
+impl Visitor<'_> for EnabledVisitor {
+    type Value = Enabled;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a boolean")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Enabled, E> {
+        Ok(Enabled(value))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Enabled, E> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::Other("string"),
+            &self,
+        ))
+    }
+}
+
+/// The `account_ids` field, parsed as it streams: `null` is `None`; a list becomes a filter
+/// element by element, and parsing stops at the first malformed id or at the element past
+/// [`MAX_ACCOUNT_IDS`], duplicates included, so no body makes it hold more than that.
+struct AccountIdsSeed<'a> {
+    refused_id: &'a mut Option<InvalidId>,
+}
+
+impl<'de> DeserializeSeed<'de> for AccountIdsSeed<'_> {
+    type Value = Option<AccountFilter>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AccountIdsSeed<'_> {
+    type Value = Option<AccountFilter>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a list of account ids or null")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::Other("string"),
+            &self,
+        ))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut ids = BTreeSet::new();
+        let mut complete = false;
+        for _ in 0..MAX_ACCOUNT_IDS {
+            let Some(text) = seq.next_element::<String>()? else {
+                complete = true;
+                break;
+            };
+            match AccountId::try_from(text) {
+                Ok(id) => ids.insert(id),
+                Err(error) => return Err(refuse(self.refused_id, error)),
+            };
+        }
+        if !complete && seq.next_element::<IgnoredAny>()?.is_some() {
+            return Err(refuse(self.refused_id, too_many_elements()));
+        }
+        AccountFilter::from_ids(ids)
+            .map(Some)
+            .map_err(|error| refuse(self.refused_id, error))
+    }
+}
+
+/// Keeps `error` for the caller and stops the parse.
+fn refuse<E: de::Error>(slot: &mut Option<InvalidId>, error: InvalidId) -> E {
+    let stop = E::custom(&error);
+    *slot = Some(error);
+    stop
 }
 
 fn set_once<T, E: de::Error>(
@@ -230,7 +414,16 @@ macro_rules! deserialize_request {
     ($request:ty, $fields:expr) => {
         impl<'de> Deserialize<'de> for $request {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let fields = deserializer.deserialize_map(FieldsVisitor { allowed: $fields })?;
+                let mut refused_id = None;
+                let fields = deserializer
+                    .deserialize_map(FieldsVisitor {
+                        allowed: $fields,
+                        refused_id: &mut refused_id,
+                    })
+                    .map_err(|error| match refused_id.take() {
+                        Some(id) => de::Error::custom(format_args!("{}: {id}", id.code())),
+                        None => error,
+                    })?;
                 Self::from_fields(fields)
                     .map_err(|error| de::Error::custom(format_args!("{}: {error}", error.code())))
             }

@@ -204,6 +204,18 @@ fn check_url_applies_the_rule_and_the_default_policy() {
     assert_eq!(outcome(&invalid), (Some(1), "url_invalid\n".to_owned()));
     let refused = run(&["check-url", "https://evil.com@127.0.0.1"], b"");
     assert_eq!(outcome(&refused), (Some(1), "url_not_allowed\n".to_owned()));
+    for empty_label in [
+        "https://127.0.0.1..#.com",
+        "https://169.254.169.254..:8080#.com",
+        "https://metadata.google.internal%2e%2e#.com",
+    ] {
+        let refused = run(&["check-url", empty_label], b"");
+        assert_eq!(
+            outcome(&refused),
+            (Some(1), "url_not_allowed\n".to_owned()),
+            "{empty_label}"
+        );
+    }
 }
 
 #[test]
@@ -265,4 +277,167 @@ fn secrets_can_come_from_the_environment_and_never_show_in_help() {
         assert!(!all.contains(&new.expose_secret()[6..]), "{all}");
         assert!(!all.contains(&old.expose_secret()[6..]), "{all}");
     }
+}
+
+#[test]
+fn header_values_may_start_with_a_hyphen() {
+    let secret = Secret::generate();
+    let mut args = verify_args(&secret, "msg_1", "-9223372036854775808", "v1,x");
+    args.extend(["--now", "1700000000", "/dev/null"]);
+    assert_eq!(
+        outcome(&run(&args, b"")),
+        (Some(1), "timestamp_invalid\n".to_owned())
+    );
+
+    let signed = run(
+        &[
+            "sign",
+            "--secret",
+            secret.expose_secret(),
+            "--id",
+            "-msg",
+            "--timestamp",
+            "1700000000",
+            "/dev/null",
+        ],
+        b"",
+    );
+    assert_eq!(signed.status.code(), Some(0), "{signed:?}");
+    let text = stdout(&signed);
+    assert!(text.starts_with("webhook-id: -msg\n"), "{text}");
+    let signature = text
+        .lines()
+        .find_map(|line| line.strip_prefix("webhook-signature: "))
+        .unwrap();
+    let mut args = verify_args(&secret, "-msg", "1700000000", signature);
+    args.extend(["--now", "1700000000", "/dev/null"]);
+    assert_eq!(outcome(&run(&args, b"")), (Some(0), "ok\n".to_owned()));
+
+    let mut args = verify_args(&secret, "-msg", "1700000000", "-v1,abc");
+    args.extend(["--now", "1700000000", "/dev/null"]);
+    assert_eq!(
+        outcome(&run(&args, b"")),
+        (Some(1), "signature_mismatch\n".to_owned())
+    );
+
+    let negative = run(
+        &[
+            "sign",
+            "--secret",
+            secret.expose_secret(),
+            "--id",
+            "msg_1",
+            "--timestamp",
+            "-1",
+            "/dev/null",
+        ],
+        b"",
+    );
+    assert_eq!(
+        outcome(&negative),
+        (Some(1), "timestamp_invalid\n".to_owned())
+    );
+}
+
+/// Runs the binary with its standard output a pipe whose reading end is already closed.
+fn run_into_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_output_pipe_is_exit_3_never_a_panic() {
+    let secret = Secret::generate();
+    let signed = Signer::from_secret(&secret)
+        .headers("msg_1", 1_700_000_000, b"")
+        .unwrap();
+    let sign = [
+        "sign",
+        "--secret",
+        secret.expose_secret(),
+        "--id",
+        "msg_1",
+        "/dev/null",
+    ];
+    let mut verify = verify_args(&secret, "msg_1", "1700000000", signed.signature());
+    verify.extend(["--now", "1700000000", "/dev/null"]);
+    let commands: [(&[&str], i32); 5] = [
+        (&["secret"], 3),
+        (&sign, 3),
+        (&verify, 3),
+        (&["check-url", "https://example.com/in"], 3),
+        // A failed check keeps its status; only its printed code is lost.
+        (&["check-url", "http://example.com/in"], 1),
+    ];
+    for (args, code) in commands {
+        let output = run_into_closed_pipe(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn an_unreadable_body_is_exit_3_with_a_message() {
+    let secret = Secret::generate();
+    let output = run(
+        &[
+            "sign",
+            "--secret",
+            secret.expose_secret(),
+            "--id",
+            "msg_1",
+            "/nonexistent/body.json",
+        ],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(stdout(&output), "");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("webhook-kit: cannot read the body: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn without_a_secret_in_arguments_or_environment_it_is_a_usage_error() {
+    for args in [
+        &["sign", "--id", "msg_1", "/dev/null"][..],
+        &[
+            "verify",
+            "--id",
+            "msg_1",
+            "--timestamp",
+            "1",
+            "--signature",
+            "v1,x",
+            "/dev/null",
+        ],
+    ] {
+        for env in [None, Some(""), Some("  ")] {
+            let mut command = Command::new(BIN);
+            command.args(args).env_remove("WEBHOOK_SECRET");
+            if let Some(value) = env {
+                command.env("WEBHOOK_SECRET", value);
+            }
+            let output = command.stdin(Stdio::null()).output().unwrap();
+            assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains("WEBHOOK_SECRET"), "{stderr}");
+        }
+    }
+    let bad = Command::new(BIN)
+        .args(["sign", "--id", "msg_1", "/dev/null"])
+        .env("WEBHOOK_SECRET", "whsec_nope")
+        .output()
+        .unwrap();
+    assert_eq!(outcome(&bad), (Some(1), "secret_invalid\n".to_owned()));
 }

@@ -187,6 +187,18 @@ fn a_filter_holds_at_most_1000_accounts() {
 }
 
 #[test]
+fn a_filter_stops_reading_at_the_first_id_past_the_limit() {
+    let mut read = 0;
+    let many = (0..100_000).map(|index| {
+        read += 1;
+        account(&format!("acc_{index}"))
+    });
+    let error = AccountFilter::from_ids(many).unwrap_err();
+    assert_eq!(error.code(), "account_ids_invalid");
+    assert_eq!(read, MAX_ACCOUNT_IDS + 1);
+}
+
+#[test]
 fn event_ids_are_visible_ascii_without_dots() {
     use webhook_kit::EventId;
 

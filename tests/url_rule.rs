@@ -251,3 +251,93 @@ fn each_rule_can_be_relaxed_alone() {
         assert!(permissive.parse(input).is_ok(), "{input}");
     }
 }
+
+/// Hosts the issue found answered `ok`: an IP address or internal name followed by empty
+/// labels, which a parser takes for a domain and a resolver may not.
+const EMPTY_LABEL_HOSTS: &[&str] = &[
+    "127.0.0.1",
+    "169.254.169.254",
+    "2130706433",
+    "0x7f.1",
+    "localhost",
+    "metadata.google.internal",
+];
+
+/// Each spelling of two dots after the host, as the URL pattern lets it through.
+const TWO_DOTS: &[&str] = &["..", "%2e%2e", ".%2E", "%E3%80%82%E3%80%82", ".%EF%BC%8E"];
+
+#[test]
+fn the_default_policy_refuses_hosts_with_empty_labels() {
+    for host in EMPTY_LABEL_HOSTS {
+        for dots in TWO_DOTS {
+            for rest in ["#.com", ":8080#.com", "#x.com/hook"] {
+                let input = format!("https://{host}{dots}{rest}");
+                let refused = strict(&input);
+                assert_eq!(
+                    refused,
+                    Err(UrlError::NotAllowed(Refusal::EmptyLabel)),
+                    "{input}"
+                );
+                assert_eq!(refused.unwrap_err().code(), "url_not_allowed");
+            }
+        }
+    }
+    for input in [
+        "https://169.254.169.254..:8080#.com",
+        "https://example.com..",
+        "https://example..com",
+        "https://..example.com",
+        "https://.example.com",
+        "https://a...example.com",
+        "https://example.com...",
+    ] {
+        assert_eq!(
+            strict(input),
+            Err(UrlError::NotAllowed(Refusal::EmptyLabel)),
+            "{input}"
+        );
+    }
+}
+
+#[test]
+fn ideographic_full_stops_are_refused_by_the_pattern_itself() {
+    for host in EMPTY_LABEL_HOSTS {
+        let input = format!("https://{host}\u{3002}\u{3002}#.com");
+        assert_eq!(strict(&input), Err(UrlError::NoMatch), "{input}");
+    }
+}
+
+#[test]
+fn a_single_trailing_dot_is_not_an_empty_label() {
+    assert!(strict("https://example.com./hook").is_ok());
+    assert!(strict("https://example.com%2e/hook").is_ok());
+    assert_eq!(
+        strict("https://127.0.0.1.#.com"),
+        Err(UrlError::NotAllowed(Refusal::IpAddress))
+    );
+    assert_eq!(
+        strict("https://localhost.#.com"),
+        Err(UrlError::NotAllowed(Refusal::InternalHost))
+    );
+}
+
+#[test]
+fn empty_labels_are_allowed_only_where_ip_hosts_and_internal_names_both_are() {
+    let input = "https://127.0.0.1..#.com";
+    for policy in [
+        DestinationPolicy::default().allow_ip_hosts(true),
+        DestinationPolicy::default().allow_internal_hosts(true),
+        DestinationPolicy::default().allow_credentials(true),
+    ] {
+        assert_eq!(
+            policy.parse(input),
+            Err(UrlError::NotAllowed(Refusal::EmptyLabel)),
+            "{policy:?}"
+        );
+    }
+    let both = DestinationPolicy::default()
+        .allow_ip_hosts(true)
+        .allow_internal_hosts(true);
+    assert!(both.parse(input).is_ok());
+    assert!(DestinationPolicy::permissive().parse(input).is_ok());
+}

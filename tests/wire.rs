@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 use webhook_kit::{
     AccountFilter, AccountFilterUpdate, AccountId, AccountType, CreateWebhookRequest,
-    OrganizationId, Scope, UpdateWebhookRequest, Webhook, WebhookResponse, WebhookSecretResponse,
+    MAX_ACCOUNT_IDS, MAX_BODY_LEN, MAX_ECHOED_CHARS, MAX_NAME_LEN, MAX_URL_LEN, OrganizationId,
+    Scope, UpdateWebhookRequest, Webhook, WebhookResponse, WebhookSecretResponse,
 };
 
 const URL: &str = "https://example.com/hook";
@@ -247,4 +248,146 @@ fn only_the_full_response_carries_the_whole_secret() {
     assert_eq!(full_json["secret"], full_secret);
     assert_eq!(full_json["id"], masked_json["id"]);
     assert!(!format!("{full:?}").contains(&full_secret[6..]));
+}
+
+/// A create body with `ids` as its account ids, compact.
+fn body_with_ids<'a>(url: &str, ids: impl IntoIterator<Item = &'a str>) -> String {
+    let ids: Vec<&str> = ids.into_iter().collect();
+    json!({"url": url, "account_ids": ids}).to_string()
+}
+
+#[test]
+fn a_body_over_the_limit_is_refused_before_parsing() {
+    // Valid JSON, but one byte too long.
+    let mut body = format!(r#"{{"url": "{URL}"}}"#).into_bytes();
+    body.resize(MAX_BODY_LEN + 1, b' ');
+    for error in [
+        CreateWebhookRequest::from_json(&body).unwrap_err(),
+        UpdateWebhookRequest::from_json(&body).unwrap_err(),
+    ] {
+        assert_eq!(error.code(), "body_invalid");
+        assert_eq!(
+            error.to_string(),
+            format!("invalid request body: body is longer than {MAX_BODY_LEN} bytes")
+        );
+    }
+    body.truncate(MAX_BODY_LEN);
+    assert!(CreateWebhookRequest::from_json(&body).is_ok());
+    assert!(UpdateWebhookRequest::from_json(&body).is_ok());
+}
+
+#[test]
+fn the_body_limit_holds_the_longest_url_and_the_most_and_longest_ids() {
+    let url = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN - 20));
+    let ids: Vec<String> = (0..MAX_ACCOUNT_IDS)
+        .map(|index| format!("{index:04}{}", "\"".repeat(MAX_NAME_LEN - 4)))
+        .collect();
+    // Pretty-printed, and every id made of characters JSON must escape.
+    let body = serde_json::to_string_pretty(&json!({"url": url, "account_ids": ids})).unwrap();
+    assert!(body.len() <= MAX_BODY_LEN, "{}", body.len());
+    let request = CreateWebhookRequest::from_json(body.as_bytes()).unwrap();
+    assert_eq!(request.url.as_str(), url);
+    assert_eq!(request.account_filter.account_ids().len(), MAX_ACCOUNT_IDS);
+}
+
+#[test]
+fn account_ids_count_every_element_duplicates_included() {
+    let thousand_copies = body_with_ids(URL, std::iter::repeat_n("acc_1", MAX_ACCOUNT_IDS));
+    let request = CreateWebhookRequest::from_json(thousand_copies.as_bytes()).unwrap();
+    assert_eq!(request.account_filter.account_ids().len(), 1);
+
+    let one_more = body_with_ids(URL, std::iter::repeat_n("acc_1", MAX_ACCOUNT_IDS + 1));
+    let error = CreateWebhookRequest::from_json(one_more.as_bytes()).unwrap_err();
+    assert_eq!(error.code(), "account_ids_invalid");
+    assert!(error.to_string().contains("duplicates included"), "{error}");
+    let update = UpdateWebhookRequest::from_json(one_more.as_bytes()).unwrap_err();
+    assert_eq!(update.code(), "account_ids_invalid");
+
+    // Through serde, where no body limit applies, the same rule with the code in front.
+    let copies: Vec<&str> = std::iter::repeat_n("acc_1", 100_000).collect();
+    let refused =
+        serde_json::from_value::<CreateWebhookRequest>(json!({"url": URL, "account_ids": copies}))
+            .unwrap_err();
+    assert!(
+        refused.to_string().starts_with("account_ids_invalid"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn the_first_refused_element_decides_the_code() {
+    let bad_then_many = body_with_ids(
+        URL,
+        std::iter::once("a b").chain(std::iter::repeat_n("acc_1", 2000)),
+    );
+    assert_eq!(code_of_create(&bad_then_many), "account_ids_invalid");
+    let mut not_a_string = json!({"url": URL, "account_ids": ["acc_1"]});
+    not_a_string["account_ids"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "acc_2"}));
+    assert_eq!(code_of_create(&not_a_string.to_string()), "body_invalid");
+}
+
+/// Whether `message` is short and holds nothing a terminal or a log would interpret.
+fn assert_safe_to_log(message: &str) {
+    assert!(message.chars().count() <= 300, "{} chars", message.len());
+    assert!(
+        !message.chars().any(|c| c.is_control() || c == '\u{202e}'),
+        "{message:?}"
+    );
+}
+
+#[test]
+fn errors_never_echo_raw_or_long_input() {
+    let hostile_key = "x\u{1b}[31m\nINJECTED\u{202e}\\";
+    let body = json!({"url": URL, hostile_key: 1}).to_string();
+    let error = CreateWebhookRequest::from_json(body.as_bytes()).unwrap_err();
+    assert_eq!(error.code(), "body_invalid");
+    let message = error.to_string();
+    assert_safe_to_log(&message);
+    assert!(
+        message.contains(r"unknown field `x\u{1b}[31m\nINJECTED\u{202e}\\`"),
+        "{message}"
+    );
+    let json_body: Value = serde_json::to_value(error.to_body()).unwrap();
+    assert_safe_to_log(json_body["message"].as_str().unwrap());
+
+    let long = format!("{}\u{1b}", "k".repeat(1_000_000));
+    let long_value = "v\u{1b}\n".repeat(300_000);
+    let bodies = [
+        json!({"url": URL, &long: 1}),
+        json!({"url": URL, "enabled": long_value}),
+        json!({"url": URL, "account_ids": long_value}),
+        json!({"url": URL, "account_ids": [long_value]}),
+        json!({"url": long_value}),
+    ];
+    for body in &bodies {
+        let text = body.to_string();
+        for error in [
+            CreateWebhookRequest::from_json(text.as_bytes()).unwrap_err(),
+            UpdateWebhookRequest::from_json(text.as_bytes()).unwrap_err(),
+        ] {
+            assert_safe_to_log(&error.to_string());
+            assert_safe_to_log(&error.to_body().message);
+            assert!(!error.to_string().contains("kkkk".repeat(20).as_str()));
+        }
+        // Through serde, with no body limit in the way.
+        let refused = serde_json::from_str::<UpdateWebhookRequest>(&text).unwrap_err();
+        assert_safe_to_log(&refused.to_string());
+    }
+    // Under the body limit, the 1 MiB key is parsed, and its quote cut short.
+    let key = "k".repeat(MAX_BODY_LEN - 100);
+    let error =
+        CreateWebhookRequest::from_json(json!({"url": URL, &key: 1}).to_string().as_bytes())
+            .unwrap_err();
+    let message = error.to_string();
+    assert_safe_to_log(&message);
+    assert!(
+        message.contains(&format!(
+            "unknown field `{}…`",
+            "k".repeat(MAX_ECHOED_CHARS)
+        )),
+        "{message}"
+    );
 }

@@ -1,24 +1,46 @@
 //! `webhook-kit`: make secrets, sign and verify Standard Webhooks deliveries, and check
 //! webhook URLs from the command line.
 //!
-//! Exit status: 0 on success, 1 when a check fails or an input is refused (the error's
-//! code is printed), 2 on a usage error.
+//! Exit status: 0 on success; 1 when a check fails or an input is refused (the error's
+//! code is printed); 2 on a usage error; 3 when the body cannot be read or the output
+//! cannot be written (a closed pipe, say: never a panic).
+//!
+//! Secrets given with `--secret` or `WEBHOOK_SECRET` are held only in memory wiped on drop
+//! (`zeroize`). Out of reach: the process's own copy of its arguments and environment, and
+//! the argument parser's raw copy of `--secret` values (hence `WEBHOOK_SECRET`, which the
+//! parser never sees).
 
-use std::io::{self, Read as _};
+use std::ffi::OsString;
+use std::io::{self, Read as _, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory as _, Parser, Subcommand};
 use webhook_kit::{DestinationPolicy, Secret, Signer, Verifier};
+use zeroize::Zeroizing;
 
 /// The environment variable read for `--secret` when the option is absent.
 const SECRET_ENV: &str = "WEBHOOK_SECRET";
 
+/// Exit status of a failed check or a refused input.
+const EXIT_REFUSED: u8 = 1;
+/// Exit status when the body cannot be read or the output cannot be written.
+const EXIT_IO: u8 = 3;
+
+/// A secret's text as given, wiped on drop.
+type SecretText = Zeroizing<String>;
+
 /// Make secrets, sign and verify Standard Webhooks deliveries, check webhook URLs.
 // No `Debug` here or on `Command`: the arguments hold secrets in plain `String`s.
 #[derive(Parser)]
-#[command(name = "webhook-kit", version)]
+#[command(
+    name = "webhook-kit",
+    version,
+    after_help = "Exit status: 0 ok; 1 a check failed or an input was refused (its code is \
+                  printed); 2 usage error; 3 the body could not be read or the output written."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,13 +54,13 @@ enum Command {
     Sign {
         /// A `whsec_…` secret; repeat during a rotation, newest first. Or set
         /// `WEBHOOK_SECRET` (several space-separated), which keeps secrets out of `ps`.
-        #[arg(long = "secret", required = true, env = SECRET_ENV, value_delimiter = ' ', hide_env_values = true)]
-        secrets: Vec<String>,
-        /// The message id (visible ASCII, no `.`).
-        #[arg(long)]
+        #[arg(long = "secret", value_parser = secret_text, value_delimiter = ' ')]
+        secrets: Vec<SecretText>,
+        /// The message id (visible ASCII, no `.`; may start with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
         /// Unix seconds of the attempt; defaults to now.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         timestamp: Option<i64>,
         /// The body; read from standard input when absent.
         file: Option<PathBuf>,
@@ -47,16 +69,16 @@ enum Command {
     Verify {
         /// A `whsec_…` secret; repeat to accept any of several. Or set `WEBHOOK_SECRET`
         /// (several space-separated), which keeps secrets out of `ps`.
-        #[arg(long = "secret", required = true, env = SECRET_ENV, value_delimiter = ' ', hide_env_values = true)]
-        secrets: Vec<String>,
-        /// The `webhook-id` header value.
-        #[arg(long)]
+        #[arg(long = "secret", value_parser = secret_text, value_delimiter = ' ')]
+        secrets: Vec<SecretText>,
+        /// The `webhook-id` header value, whatever it holds (it may start with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
-        /// The `webhook-timestamp` header value.
-        #[arg(long)]
+        /// The `webhook-timestamp` header value, whatever it holds (it may start with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         timestamp: String,
-        /// The `webhook-signature` header value.
-        #[arg(long)]
+        /// The `webhook-signature` header value, whatever it holds (it may start with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         signature: String,
         /// Unix seconds to check the timestamp against; defaults to now.
         #[arg(long, allow_negative_numbers = true)]
@@ -76,17 +98,32 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse().command) {
+    let command = Cli::parse().command;
+    let mut out = io::stdout().lock();
+    let result = run(command, &mut out).and_then(|()| out.flush().map_err(Failure::Output));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Code(code)) => {
-            println!("{code}");
-            ExitCode::FAILURE
+            // The status says it already; a closed pipe only loses the printed code.
+            let _ = writeln!(out, "{code}").and_then(|()| out.flush());
+            ExitCode::from(EXIT_REFUSED)
         }
-        Err(Failure::Io(error)) => {
-            eprintln!("webhook-kit: {error}");
-            ExitCode::FAILURE
+        Err(Failure::Input(error)) => {
+            report(format_args!("cannot read the body: {error}"));
+            ExitCode::from(EXIT_IO)
+        }
+        Err(Failure::Output(error)) => {
+            if error.kind() != io::ErrorKind::BrokenPipe {
+                report(format_args!("cannot write the output: {error}"));
+            }
+            ExitCode::from(EXIT_IO)
         }
     }
+}
+
+/// Writes a message to standard error, which may be closed too.
+fn report(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr(), "webhook-kit: {message}");
 }
 
 /// Why a command failed.
@@ -94,13 +131,17 @@ enum Failure {
     /// A refused input or a failed check, by its stable code.
     Code(&'static str),
     /// The body could not be read.
-    Io(io::Error),
+    Input(io::Error),
+    /// The output could not be written.
+    Output(io::Error),
 }
 
-fn run(command: Command) -> Result<(), Failure> {
+fn run(command: Command, out: &mut impl Write) -> Result<(), Failure> {
+    let mut print =
+        |line: std::fmt::Arguments<'_>| writeln!(out, "{line}").map_err(Failure::Output);
     match command {
         Command::Secret => {
-            println!("{}", Secret::generate().expose_secret());
+            print(format_args!("{}", Secret::generate().expose_secret()))?;
         }
         Command::Sign {
             secrets,
@@ -108,8 +149,8 @@ fn run(command: Command) -> Result<(), Failure> {
             timestamp,
             file,
         } => {
-            let signer =
-                Signer::new(&parse_secrets(&secrets)?).map_err(|e| Failure::Code(e.code()))?;
+            let signer = Signer::new(&parse_secrets(secrets, "sign")?)
+                .map_err(|e| Failure::Code(e.code()))?;
             let body = read_body(file)?;
             let headers = match timestamp {
                 Some(timestamp) => signer.headers(&id, timestamp, &body),
@@ -117,7 +158,7 @@ fn run(command: Command) -> Result<(), Failure> {
             }
             .map_err(|e| Failure::Code(e.code()))?;
             for (name, value) in headers.pairs() {
-                println!("{name}: {value}");
+                print(format_args!("{name}: {value}"))?;
             }
         }
         Command::Verify {
@@ -129,8 +170,8 @@ fn run(command: Command) -> Result<(), Failure> {
             tolerance,
             file,
         } => {
-            let mut verifier =
-                Verifier::new(&parse_secrets(&secrets)?).map_err(|e| Failure::Code(e.code()))?;
+            let mut verifier = Verifier::new(&parse_secrets(secrets, "verify")?)
+                .map_err(|e| Failure::Code(e.code()))?;
             if let Some(seconds) = tolerance {
                 verifier = verifier.with_tolerance(Duration::from_secs(seconds));
             }
@@ -145,32 +186,103 @@ fn run(command: Command) -> Result<(), Failure> {
                 None => verifier.verify(&headers, &body),
             }
             .map_err(|e| Failure::Code(e.code()))?;
-            println!("ok");
+            print(format_args!("ok"))?;
         }
         Command::CheckUrl { url } => {
             DestinationPolicy::default()
                 .parse(&url)
                 .map_err(|e| Failure::Code(e.code()))?;
-            println!("ok");
+            print(format_args!("ok"))?;
         }
     }
     Ok(())
 }
 
-fn parse_secrets(texts: &[String]) -> Result<Vec<Secret>, Failure> {
+/// Takes a `--secret` value into wiped memory.
+fn secret_text(text: &str) -> Result<SecretText, std::convert::Infallible> {
+    Ok(Zeroizing::new(text.to_owned()))
+}
+
+/// The secrets of `--secret`, or else of `WEBHOOK_SECRET`; a usage error of `subcommand`
+/// (exit 2) when neither gives one.
+fn parse_secrets(given: Vec<SecretText>, subcommand: &str) -> Result<Vec<Secret>, Failure> {
+    let texts = if given.is_empty() {
+        secrets_from_env(std::env::var_os(SECRET_ENV))?
+    } else {
+        given
+    };
+    if texts.is_empty() {
+        let mut cli = Cli::command();
+        cli.build();
+        cli.find_subcommand_mut(subcommand)
+            .unwrap_or(&mut Cli::command())
+            .error(
+                ErrorKind::MissingRequiredArgument,
+                format!("a secret is needed: --secret <SECRET> or {SECRET_ENV}"),
+            )
+            .exit();
+    }
     texts
         .iter()
         .map(|text| text.parse::<Secret>().map_err(|e| Failure::Code(e.code())))
         .collect()
 }
 
+/// The space-separated secrets of the environment variable's value, each in wiped memory,
+/// as is the value itself once read.
+fn secrets_from_env(value: Option<OsString>) -> Result<Vec<SecretText>, Failure> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let bytes = Zeroizing::new(value.into_encoded_bytes());
+    let text = std::str::from_utf8(&bytes).map_err(|_| Failure::Code("secret_invalid"))?;
+    Ok(text
+        .split(' ')
+        .filter(|part| !part.is_empty())
+        .map(|part| Zeroizing::new(part.to_owned()))
+        .collect())
+}
+
 fn read_body(file: Option<PathBuf>) -> Result<Vec<u8>, Failure> {
     match file {
-        Some(path) => std::fs::read(path).map_err(Failure::Io),
+        Some(path) => std::fs::read(path).map_err(Failure::Input),
         None => {
             let mut body = Vec::new();
-            io::stdin().read_to_end(&mut body).map_err(Failure::Io)?;
+            io::stdin().read_to_end(&mut body).map_err(Failure::Input)?;
             Ok(body)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the type system can show of the wiping: every holder of a secret's text wipes
+    /// its memory on drop.
+    #[test]
+    fn secret_texts_are_held_in_wiped_memory() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<SecretText>();
+        wiped_on_drop::<Zeroizing<Vec<u8>>>();
+
+        let Ok(texts) = secrets_from_env(Some(OsString::from(" whsec_a  whsec_b "))) else {
+            panic!("valid UTF-8 is split");
+        };
+        let texts: Vec<&str> = texts.iter().map(|text| text.as_str()).collect();
+        assert_eq!(texts, ["whsec_a", "whsec_b"]);
+        assert!(matches!(secrets_from_env(None), Ok(texts) if texts.is_empty()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_that_is_not_utf8_is_refused_with_its_code() {
+        use std::os::unix::ffi::OsStringExt as _;
+
+        let value = OsString::from_vec(b"whsec_\xff".to_vec());
+        assert!(matches!(
+            secrets_from_env(Some(value)),
+            Err(Failure::Code("secret_invalid"))
+        ));
     }
 }
