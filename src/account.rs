@@ -13,7 +13,6 @@ pub const MAX_ACCOUNT_IDS: usize = 1000;
 
 /// Live or test: the mode the caller was in when the webhook was created. Never changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "axum", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AccountType {
     /// Real accounts.

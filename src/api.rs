@@ -476,11 +476,11 @@ fn answer<T: Serialize>(status: StatusCode, result: Result<T, Error>) -> Respons
     request_body = openapi::CreateWebhook,
     responses(
         (status = 201, description = "The webhook, with its full secret (shown this once).", body = openapi::WebhookWithSecret),
-        (status = 400, description = "`body_invalid`, `url_invalid`, `url_not_allowed` or `account_ids_invalid`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `retry-after`.", body = ErrorBody),
-        (status = 500, description = "`internal_error`.", body = ErrorBody),
+        (status = 400, description = "`body_invalid`, `url_invalid`, `url_not_allowed` or `account_ids_invalid`.", body = openapi::ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = openapi::ErrorBody),
+        (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),
+        (status = 500, description = "`internal_error`.", body = openapi::ErrorBody),
     ),
 )]
 async fn create<S: WebhookStore + 'static, A: Authenticate>(
@@ -574,10 +574,10 @@ fn repeated(name: &str) -> Error {
     responses(
         (status = 200, description = "The webhooks in creation order, secrets masked. A page when `limit` or `starting_after` is given, with `Link: <…>; rel=\"next\"` when more follow.", body = Vec<openapi::Webhook>,
             headers(("link" = String, description = "The next page, when more follow."))),
-        (status = 400, description = "`query_invalid`: an unknown or repeated parameter, `limit` out of range, `starting_after` not a webhook id.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `retry-after`.", body = ErrorBody),
-        (status = 500, description = "`internal_error`.", body = ErrorBody),
+        (status = 400, description = "`query_invalid`: an unknown or repeated parameter, `limit` out of range, `starting_after` not a webhook id.", body = openapi::ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),
+        (status = 500, description = "`internal_error`.", body = openapi::ErrorBody),
     ),
 )]
 async fn list<S: WebhookStore + 'static, A: Authenticate>(
@@ -621,10 +621,10 @@ async fn list<S: WebhookStore + 'static, A: Authenticate>(
     params(("id" = String, Path, description = "The webhook's unique identifier.")),
     responses(
         (status = 200, description = "The webhook, its secret masked.", body = openapi::Webhook),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such webhook in the caller's scope (a malformed id included).", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `retry-after`.", body = ErrorBody),
-        (status = 500, description = "`internal_error`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such webhook in the caller's scope (a malformed id included).", body = openapi::ErrorBody),
+        (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),
+        (status = 500, description = "`internal_error`.", body = openapi::ErrorBody),
     ),
 )]
 async fn get_one<S: WebhookStore + 'static, A: Authenticate>(
@@ -648,13 +648,13 @@ async fn get_one<S: WebhookStore + 'static, A: Authenticate>(
     request_body = openapi::UpdateWebhook,
     responses(
         (status = 200, description = "The updated webhook, its secret masked.", body = openapi::Webhook),
-        (status = 400, description = "`id_invalid`, `body_invalid`, `url_invalid`, `url_not_allowed` or `account_ids_invalid`.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 404, description = "`not_found`.", body = ErrorBody),
-        (status = 409, description = "`conflict`: the webhook kept changing under the update; try again.", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `retry-after`.", body = ErrorBody),
-        (status = 500, description = "`internal_error`.", body = ErrorBody),
+        (status = 400, description = "`id_invalid`, `body_invalid`, `url_invalid`, `url_not_allowed` or `account_ids_invalid`.", body = openapi::ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        (status = 404, description = "`not_found`.", body = openapi::ErrorBody),
+        (status = 409, description = "`conflict`: the webhook kept changing under the update; try again.", body = openapi::ErrorBody),
+        (status = 413, description = "`payload_too_large`.", body = openapi::ErrorBody),
+        (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),
+        (status = 500, description = "`internal_error`.", body = openapi::ErrorBody),
     ),
 )]
 async fn update<S: WebhookStore + 'static, A: Authenticate>(
@@ -684,10 +684,10 @@ async fn update<S: WebhookStore + 'static, A: Authenticate>(
     params(("id" = String, Path, description = "The webhook's unique identifier.")),
     responses(
         (status = 204, description = "Deleted; no body."),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 404, description = "`not_found` (a malformed id included).", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `retry-after`.", body = ErrorBody),
-        (status = 500, description = "`internal_error`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        (status = 404, description = "`not_found` (a malformed id included).", body = openapi::ErrorBody),
+        (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),
+        (status = 500, description = "`internal_error`.", body = openapi::ErrorBody),
     ),
 )]
 async fn delete<S: WebhookStore + 'static, A: Authenticate>(
@@ -709,11 +709,11 @@ async fn delete<S: WebhookStore + 'static, A: Authenticate>(
     params(("id" = String, Path, description = "The webhook's unique identifier.")),
     responses(
         (status = 200, description = "The webhook, with its new full secret (shown this once).", body = openapi::WebhookWithSecret),
-        (status = 401, description = "`unauthorized`.", body = ErrorBody),
-        (status = 404, description = "`not_found` (a malformed id included).", body = ErrorBody),
-        (status = 409, description = "`conflict`: the webhook kept changing; try again.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`, with `retry-after`.", body = ErrorBody),
-        (status = 500, description = "`internal_error`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        (status = 404, description = "`not_found` (a malformed id included).", body = openapi::ErrorBody),
+        (status = 409, description = "`conflict`: the webhook kept changing; try again.", body = openapi::ErrorBody),
+        (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),
+        (status = 500, description = "`internal_error`.", body = openapi::ErrorBody),
     ),
 )]
 async fn rotate_secret<S: WebhookStore + 'static, A: Authenticate>(

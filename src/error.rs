@@ -159,7 +159,6 @@ impl From<StoreError> for Error {
 
 /// The body of an error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "axum", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The stable machine code, as [`Error::code`].
     pub code: String,

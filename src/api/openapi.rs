@@ -5,8 +5,27 @@
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::account::AccountType;
-use crate::error::ErrorBody;
+/// The body of every answer that is not a success (mirrors [`crate::ErrorBody`]).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(super) struct ErrorBody {
+    /// The stable machine code.
+    code: String,
+    /// A human-readable message.
+    message: String,
+}
+
+/// The account's type (mirrors [`crate::AccountType`]).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(super) enum AccountType {
+    /// Real accounts.
+    Live,
+    /// Test accounts.
+    Test,
+}
 
 /// A webhook as list, get and update answer it: the secret masked.
 #[derive(Deserialize, ToSchema)]
