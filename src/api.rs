@@ -527,9 +527,9 @@ impl ListQuery {
                     continue;
                 }
                 other => {
-                    let shown: String = other.chars().take(64).collect();
                     return Err(Error::QueryInvalid(format!(
-                        "unknown parameter `{shown}` (expected `account_id`, `limit` or `starting_after`)"
+                        "unknown parameter `{}` (expected `account_id`, `limit` or `starting_after`)",
+                        crate::error::echo(other)
                     )));
                 }
             };

@@ -466,6 +466,15 @@ async fn refused_requests_answer_the_seeds_errors_and_change_nothing() {
             .await
             .assert_error(400, "query_invalid");
     }
+    // An unknown parameter's name is echoed escaped and cut.
+    let long = format!("%07{}", "x".repeat(5000));
+    let answer = world.list("live", &format!("?{long}=1")).await;
+    answer.assert_error(400, "query_invalid");
+    let message = answer.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("\\u{7}xxx") && message.len() < 1000,
+        "{message}"
+    );
     assert_eq!(world.snapshot().await, before);
 }
 
