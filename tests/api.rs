@@ -874,6 +874,11 @@ async fn verified_webhook_refuses_with_the_code_bounds_the_body_and_guards_repla
                 let counter = Arc::clone(&counter);
                 async move {
                     counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let shown = format!("{webhook:?}");
+                    assert!(
+                        shown.contains("body_len: 7") && !shown.contains(":1}"),
+                        "{shown}"
+                    );
                     format!(
                         "{} {} {}",
                         webhook.id(),

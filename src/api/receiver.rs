@@ -192,12 +192,22 @@ impl Receiver {
 ///     .with_state(Arc::new(receiver));
 /// # drop(app);
 /// ```
-#[derive(Debug)]
 pub struct VerifiedWebhook {
     id: String,
     timestamp: i64,
     body: Bytes,
     guard: Option<Arc<dyn ReplayGuard>>,
+}
+
+/// Shows the id, the timestamp and the body's length, never the body.
+impl std::fmt::Debug for VerifiedWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedWebhook")
+            .field("id", &self.id)
+            .field("timestamp", &self.timestamp)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for dyn ReplayGuard {
