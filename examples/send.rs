@@ -63,6 +63,7 @@ async fn run() -> (Attempt, Attempt) {
         .deliveries(&event, now)
         .await
         .unwrap()
+        .into_vec()
         .pop()
         .unwrap();
 

@@ -438,6 +438,14 @@ impl<S: WebhookStore> Webhooks<S> {
     /// can hold (nothing is read);
     /// [`DeliveryError::Store`] when the store fails; [`DeliveryError::Secrets`] for a
     /// webhook with more secrets than the model allows.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.deliveries", skip_all, fields(
+            organization = %event.scope().organization(),
+            account_type = %event.scope().account_type(),
+            event_id = %event.id(),
+        ))
+    )]
     pub async fn deliveries(
         &self,
         event: &Event,
@@ -470,6 +478,15 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// As [`deliveries`](Self::deliveries), and [`DeliveryError::Unreadable`] when the
     /// webhook is stored but cannot be read.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.redeliver", skip_all, fields(
+            organization = %event.scope().organization(),
+            account_type = %event.scope().account_type(),
+            event_id = %event.id(),
+            webhook_id = %webhook_id,
+        ))
+    )]
     pub async fn redeliver(
         &self,
         event: &Event,

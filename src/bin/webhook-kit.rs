@@ -399,7 +399,7 @@ mod send {
         }
         let transport = builder.build().map_err(|e| Failure::Code(e.code()))?;
 
-        let secret = parse_secrets(args.secrets, "send")?
+        let secret = parse_secrets(args.secrets, "send", false)?
             .into_iter()
             .next()
             .ok_or(Failure::Code("secret_invalid"))?;

@@ -12,11 +12,12 @@ use sqlx::query::Query;
 use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
-    ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, backend_error,
-    compare_migrations, is_unique_violation, migrate_error, replace_refused, select_columns,
-    selected, sql_store_methods, sql_store_reads, stored_revision,
+    ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, PageStatements, RawRow,
+    all_readable, backend_error, bind_page, compare_migrations, is_unique_violation, migrate_error,
+    replace_refused, select_columns, selected, selected_page, sql_store_methods, sql_store_reads,
+    stored_revision,
 };
-use crate::store::{StoreError, WebhookStore};
+use crate::store::{PageRequest, StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
 
 /// How long [`PostgresStore::connect`]'s pool waits for a connection before the operation
@@ -48,6 +49,14 @@ fn bind_row<'q>(
         .bind(row.revision)
         .bind(&row.secret_last4)
 }
+
+/// The statements of [`WebhookStore::list_page`].
+static PAGE: LazyLock<PageStatements> = LazyLock::new(|| {
+    PageStatements::new(
+        |index| format!("${index}"),
+        "cardinality(w.account_ids) = 0",
+    )
+});
 
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     let mut migrator = sqlx::migrate!("migrations/postgres");
@@ -287,6 +296,23 @@ impl WebhookStore for PostgresStore {
     }
 
     sql_store_reads!();
+
+    async fn list_page(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        self.ready().await?;
+        let rows = self
+            .rows(bind_page(
+                sqlx::query(PAGE.of(&page.selection)),
+                scope,
+                page,
+            ))
+            .await?;
+        let webhooks = all_readable(rows, self.keyring.as_deref())?;
+        Ok(selected_page(webhooks, scope, page))
+    }
 
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
         self.ready().await?;

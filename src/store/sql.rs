@@ -14,7 +14,7 @@ use crate::account::{AccountFilter, AccountType};
 use crate::id::{AccountId, OrganizationId, WebhookId};
 use crate::seal::{Binding, Keyring, SealError};
 use crate::secret::Secret;
-use crate::store::{Listing, StoreError, UnreadableWebhook};
+use crate::store::{Listing, PageRequest, Selection, StoreError, UnreadableWebhook};
 use crate::url::WebhookUrl;
 use crate::webhook::{PreviousSecret, Scope, Webhook, WebhookParts};
 use crate::wire::WebhookResponse;
@@ -1105,6 +1105,90 @@ pub(crate) async fn reseal_rows(
         }
     }
     Ok(batch)
+}
+
+/// The statements of a paged listing in one dialect, one per [`Selection`]. Their
+/// parameters: 1 the organisation, 2 the account type, 3 the id to start after (`''` from
+/// the first), 4 the limit, and for an account, 5 the account. Each is a range scan of at
+/// most `limit` rows per index it reads, so its cost follows the page, not the scope.
+pub(crate) struct PageStatements {
+    all: String,
+    unfiltered: String,
+    account: String,
+}
+
+impl PageStatements {
+    /// The statements with parameters written by `placeholder` (`?1` or `$1`), where
+    /// `unfiltered` is the dialect's test, on `w`, of a webhook without a filter.
+    pub(crate) fn new(placeholder: fn(usize) -> String, unfiltered: &str) -> Self {
+        let [org, kind, after, limit, account] = [1, 2, 3, 4, 5].map(placeholder);
+        let columns = select_columns!();
+        let scoped = format!(
+            "SELECT {columns} FROM webhook_kit_webhooks w \
+             WHERE w.organization = {org} AND w.account_type = {kind} AND w.id > {after}"
+        );
+        let unfiltered_page = format!("{scoped} AND {unfiltered} ORDER BY w.id LIMIT {limit}");
+        let named_page = format!(
+            "SELECT {columns} FROM webhook_kit_webhook_accounts a \
+             JOIN webhook_kit_webhooks w ON w.id = a.webhook_id \
+             WHERE a.organization = {org} AND a.account_type = {kind} \
+             AND a.account_id = {account} AND a.webhook_id > {after} \
+             ORDER BY a.webhook_id LIMIT {limit}"
+        );
+        Self {
+            all: format!("{scoped} ORDER BY w.id LIMIT {limit}"),
+            account: format!(
+                "SELECT * FROM ({unfiltered_page}) AS u \
+                 UNION ALL SELECT * FROM ({named_page}) AS n ORDER BY 1 LIMIT {limit}"
+            ),
+            unfiltered: unfiltered_page,
+        }
+    }
+
+    /// The statement for `selection`.
+    pub(crate) fn of(&self, selection: &Selection) -> &str {
+        match selection {
+            Selection::All => &self.all,
+            Selection::Unfiltered => &self.unfiltered,
+            Selection::Account(_) => &self.account,
+        }
+    }
+}
+
+/// Binds the parameters of a [`PageStatements`] statement: the scope, the id to start after
+/// (ids compare as text, and every id is greater than `''`), the limit and, for an
+/// account's listing, the account.
+pub(crate) fn bind_page<'q, DB: sqlx::Database>(
+    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+    scope: &Scope,
+    page: &PageRequest,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let query = query
+        .bind(scope.organization().as_str())
+        .bind(scope.account_type().as_str())
+        .bind(page.after.as_ref().map_or("", WebhookId::as_str))
+        .bind(i64::try_from(page.limit).unwrap_or(i64::MAX));
+    match &page.selection {
+        Selection::Account(account) => query.bind(account.as_str()),
+        Selection::All | Selection::Unfiltered => query,
+    }
+}
+
+/// The page the rows of a [`PageStatements`] statement really hold, checked on the
+/// webhook rows themselves as [`selected`] does.
+pub(crate) fn selected_page(
+    mut webhooks: Vec<Webhook>,
+    scope: &Scope,
+    page: &PageRequest,
+) -> Vec<Webhook> {
+    webhooks.retain(|webhook| webhook.scope() == scope && page.admits(webhook));
+    webhooks.dedup_by(|a, b| a.id() == b.id());
+    webhooks.truncate(page.limit);
+    webhooks
 }
 
 #[cfg(test)]
