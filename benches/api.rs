@@ -84,6 +84,8 @@ fn router_against_bare_handler(c: &mut Criterion) {
             expected,
         )
     });
+    // reqwest comes without a TLS crypto provider in a build with `send`.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(4)
         .build()

@@ -74,7 +74,7 @@ impl World {
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         Self {
             base,
-            client: reqwest::Client::builder()
+            client: client_builder()
                 .timeout(std::time::Duration::from_secs(30))
                 .build()
                 .unwrap(),
@@ -842,7 +842,9 @@ async fn the_router_serves_any_store_through_the_one_line_constructor() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let listed: Value = serde_json::from_str(
-        &reqwest::Client::new()
+        &client_builder()
+            .build()
+            .unwrap()
             .get(format!("{base}/v1/webhooks"))
             .header("authorization", "Bearer t")
             .send()
@@ -892,7 +894,7 @@ async fn verified_webhook_refuses_with_the_code_bounds_the_body_and_guards_repla
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client = reqwest::Client::new();
+    let client = client_builder().build().unwrap();
     let signer = Signer::from_secret(&secret);
     let post = |id: &'static str, body: Vec<u8>, signed_body: Vec<u8>| {
         let signed = signer.headers_now(id, &signed_body).unwrap();
@@ -931,4 +933,12 @@ async fn verified_webhook_refuses_with_the_code_bounds_the_body_and_guards_repla
     let answer: Value = serde_json::from_str(&unsigned.text().await.unwrap()).unwrap();
     assert_eq!(answer["code"], "header_missing");
     assert_eq!(handled.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// A plain-HTTP client. With the `send` feature in the build, reqwest's TLS comes without
+/// a crypto provider (the transport brings its own), so a process default is installed
+/// before any client is built.
+fn client_builder() -> reqwest::ClientBuilder {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }
