@@ -222,7 +222,8 @@ macro_rules! sql_store_methods {
 pub(crate) use sql_store_methods;
 
 /// The read methods of [`WebhookStore`](crate::WebhookStore) both SQL stores share, over
-/// their `get_row` and `list_rows`. Expanded inside each store's `impl WebhookStore`.
+/// their `get_row`, `list_rows` and `PAGE` statements. Expanded inside each store's
+/// `impl WebhookStore`.
 macro_rules! sql_store_reads {
     () => {
         async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
@@ -266,6 +267,19 @@ macro_rules! sql_store_reads {
             let row = self.get_row(scope, id).await?;
             row.map(|row| row.into_masked(self.keyring.as_deref()))
                 .transpose()
+        }
+
+        async fn list_page(
+            &self,
+            scope: &Scope,
+            page: &$crate::store::PageRequest,
+        ) -> Result<Vec<Webhook>, StoreError> {
+            use $crate::store::sql::{all_readable, bind_page, selected_page};
+            self.ready().await?;
+            let query = sqlx::query(PAGE.of(&page.selection));
+            let rows = self.rows(bind_page(query, scope, page)).await?;
+            let webhooks = all_readable(rows, self.keyring.as_deref())?;
+            Ok(selected_page(webhooks, scope, page))
         }
     };
 }

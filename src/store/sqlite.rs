@@ -17,11 +17,10 @@ use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
     ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, PageStatements, RawRow,
-    RowError, all_readable, backend_error, bind_page, compare_migrations, is_unique_violation,
-    migrate_error, replace_refused, select_columns, selected, selected_page, sql_store_methods,
-    sql_store_reads, stored_revision,
+    RowError, backend_error, compare_migrations, is_unique_violation, migrate_error,
+    replace_refused, select_columns, selected, sql_store_methods, sql_store_reads, stored_revision,
 };
-use crate::store::{PageRequest, StoreError, WebhookStore};
+use crate::store::{StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
 
 /// How long a connection waits for another one's write lock before the operation fails
@@ -330,23 +329,6 @@ impl WebhookStore for SqliteStore {
     }
 
     sql_store_reads!();
-
-    async fn list_page(
-        &self,
-        scope: &Scope,
-        page: &PageRequest,
-    ) -> Result<Vec<Webhook>, StoreError> {
-        self.ready().await?;
-        let rows = self
-            .rows(bind_page(
-                sqlx::query(PAGE.of(&page.selection)),
-                scope,
-                page,
-            ))
-            .await?;
-        let webhooks = all_readable(rows, self.keyring.as_deref())?;
-        Ok(selected_page(webhooks, scope, page))
-    }
 
     async fn replace(&self, webhook: &Webhook, expected_revision: u64) -> Result<(), StoreError> {
         self.ready().await?;
