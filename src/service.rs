@@ -196,13 +196,10 @@ impl<S: WebhookStore> Webhooks<S> {
             after,
             limit: limit + 1,
         };
-        let mut webhooks = self.store.list_page(scope, &request).await?;
+        let mut webhooks = self.store.list_page_masked(scope, &request).await?;
         let has_more = webhooks.len() > limit;
         webhooks.truncate(limit);
-        Ok(WebhookPage {
-            webhooks: webhooks.iter().map(WebhookResponse::masked).collect(),
-            has_more,
-        })
+        Ok(WebhookPage { webhooks, has_more })
     }
 
     /// The webhook `id` of `scope`, its secret masked. Like [`list`](Self::list) it opens

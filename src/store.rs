@@ -445,6 +445,25 @@ pub trait WebhookStore: Send + Sync {
         }
     }
 
+    /// As [`list_page`](Self::list_page), secrets masked: what the API's paged list
+    /// answers. The default masks what `list_page` returns; the SQL stores read the
+    /// secret's last 4 characters from their own column and open no secret, so a webhook
+    /// whose secret does not open still lists.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    fn list_page_masked(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Vec<WebhookResponse>, StoreError>> + Send {
+        async move {
+            let webhooks = self.list_page(scope, page).await?;
+            Ok(webhooks.iter().map(WebhookResponse::masked).collect())
+        }
+    }
+
     /// As [`get`](Self::get), the secret masked: what the API's get answers. The default
     /// masks what `get` returns; the SQL stores open no secret.
     ///
@@ -493,6 +512,14 @@ macro_rules! forward_store {
                 page: &PageRequest,
             ) -> impl Future<Output = Result<Vec<Webhook>, StoreError>> + Send {
                 (**self).list_page(scope, page)
+            }
+
+            fn list_page_masked(
+                &self,
+                scope: &Scope,
+                page: &PageRequest,
+            ) -> impl Future<Output = Result<Vec<WebhookResponse>, StoreError>> + Send {
+                (**self).list_page_masked(scope, page)
             }
 
             fn replace(

@@ -281,6 +281,21 @@ macro_rules! sql_store_reads {
             let webhooks = all_readable(rows, self.keyring.as_deref())?;
             Ok(selected_page(webhooks, scope, page))
         }
+
+        async fn list_page_masked(
+            &self,
+            scope: &Scope,
+            page: &$crate::store::PageRequest,
+        ) -> Result<Vec<$crate::wire::WebhookResponse>, StoreError> {
+            use $crate::store::sql::{bind_page, masked, selected_page_rows};
+            self.ready().await?;
+            let query = sqlx::query(PAGE.of(&page.selection));
+            let rows = self.rows(bind_page(query, scope, page)).await?;
+            masked(
+                selected_page_rows(rows, scope, page),
+                self.keyring.as_deref(),
+            )
+        }
     };
 }
 pub(crate) use sql_store_reads;
@@ -759,6 +774,24 @@ impl RawRow {
             })
     }
 
+    /// Whether the row belongs to `scope` and to `page`'s range and selection (the limit
+    /// aside), judged on the row itself, as [`PageRequest::admits`] judges a webhook.
+    fn in_page(&self, scope: &Scope, page: &PageRequest) -> bool {
+        let filtered = !self.account_ids.is_empty();
+        self.selected_by(scope, None)
+            && page
+                .after
+                .as_ref()
+                .is_none_or(|after| self.id.as_str() > after.as_str())
+            && match &page.selection {
+                Selection::All => true,
+                Selection::Unfiltered => !filtered,
+                Selection::Account(account) => {
+                    !filtered || self.account_ids.iter().any(|id| id == account.as_str())
+                }
+            }
+    }
+
     fn unreadable(&self, reason: impl Into<crate::store::BoxError>) -> StoreError {
         match WebhookId::from_str(&self.id) {
             Ok(id) => StoreError::Unreadable(UnreadableWebhook::new(id, reason)),
@@ -1190,6 +1223,18 @@ where
         Selection::Account(account) => query.bind(account.as_str()),
         Selection::All | Selection::Unfiltered => query,
     }
+}
+
+/// As [`selected_page`], on rows not yet opened: for masked pages, which open no secret.
+pub(crate) fn selected_page_rows(
+    mut rows: Vec<RawRow>,
+    scope: &Scope,
+    page: &PageRequest,
+) -> Vec<RawRow> {
+    rows.retain(|row| row.in_page(scope, page));
+    rows.dedup_by(|a, b| a.id == b.id);
+    rows.truncate(page.limit);
+    rows
 }
 
 /// The page the rows of a [`PageStatements`] statement really hold, checked on the
