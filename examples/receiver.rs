@@ -1,121 +1,61 @@
-//! A webhook receiver (axum) that verifies Standard Webhooks signatures with webhook-kit.
+//! A webhook receiver (axum) that verifies Standard Webhooks signatures with webhook-kit's
+//! `VerifiedWebhook` extractor (feature `axum`).
 //!
-//! - Verifies from the raw body bytes, exactly as received: never parse the JSON and
-//!   serialise it again before verifying, a single changed byte breaks the signature.
-//! - Answers `401` with `{"code": …, "message": …}` when verification fails (the code says
+//! - The extractor verifies from the raw body bytes, exactly as received (never parse the
+//!   JSON and serialise it again before verifying: a single changed byte breaks the
+//!   signature), reading at most 1 MiB.
+//! - It answers `401` with `{"code": …, "message": …}` when verification fails (the code says
 //!   which check: `signature_mismatch`, `timestamp_too_old`, `header_missing` …).
-//! - De-duplicates by `webhook-id`: a sender retries with the same id, so an id seen before
-//!   is acknowledged (`200`) and not processed again. Ids are recorded only after the
-//!   signature verified (nobody can poison the set), and only the last 10,000 are kept, so
-//!   memory stays bounded.
+//! - Its replay guard de-duplicates by `webhook-id`: a sender retries with the same id, so an
+//!   id seen before is acknowledged (`200`, `duplicate`) without running the handler again.
+//!   Ids are recorded only after the signature verified (nobody can poison the guard), only
+//!   while their timestamp is within the tolerance, and at most 10,000 here, so memory stays
+//!   bounded. A handler that fails releases the id, so the sender's retry is handled.
 //!
 //! Run:
 //!
 //! ```text
-//! WEBHOOK_SECRET=whsec_… cargo run --example receiver --features http
+//! WEBHOOK_SECRET=whsec_… cargo run --example receiver --features axum
 //! ```
 //!
 //! `WEBHOOK_SECRET` holds the webhook's secret; during a rotation it may hold several,
 //! space-separated, and a delivery signed by any of them is accepted. It listens on
 //! `127.0.0.1:3000` (`RECEIVER_ADDR` to change it) at `POST /webhooks`.
 
-use std::collections::{HashSet, VecDeque};
 use std::error::Error as StdError;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::post;
-use webhook_kit::{HEADER_ID, Secret, Verifier};
+use webhook_kit::api::{MemoryReplayGuard, Receiver, VerifiedWebhook};
+use webhook_kit::{Secret, Verifier};
 
 /// How many recent `webhook-id`s are remembered for de-duplication.
 const REMEMBERED_IDS: usize = 10_000;
 
-/// The last `capacity` ids seen, oldest evicted first.
-struct RecentIds {
-    ids: HashSet<String>,
-    order: VecDeque<String>,
-    capacity: usize,
-}
-
-impl RecentIds {
-    fn new(capacity: usize) -> Self {
-        Self {
-            ids: HashSet::with_capacity(capacity),
-            order: VecDeque::with_capacity(capacity),
-            capacity,
-        }
-    }
-
-    /// Records `id`; `false` when it was already there.
-    fn insert(&mut self, id: &str) -> bool {
-        if self.ids.contains(id) {
-            return false;
-        }
-        if self.order.len() >= self.capacity
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.ids.remove(&oldest);
-        }
-        self.ids.insert(id.to_owned());
-        self.order.push_back(id.to_owned());
-        true
-    }
-}
-
-struct Receiver {
-    verifier: Verifier,
-    seen: Mutex<RecentIds>,
-}
-
 /// The receiver's routes: `POST /webhooks`.
 fn app(verifier: Verifier, remembered_ids: usize) -> Router {
-    let receiver = Arc::new(Receiver {
-        verifier,
-        seen: Mutex::new(RecentIds::new(remembered_ids)),
-    });
+    let receiver =
+        Receiver::new(verifier).with_replay_guard(MemoryReplayGuard::new(remembered_ids));
     Router::new()
         .route("/webhooks", post(receive))
-        .with_state(receiver)
+        .with_state(Arc::new(receiver))
 }
 
-async fn receive(
-    State(receiver): State<Arc<Receiver>>,
-    headers: HeaderMap,
-    // The raw bytes: what was signed.
-    body: Bytes,
-) -> Response {
-    if let Err(error) = receiver.verifier.verify(&headers, &body) {
-        let answer = serde_json::json!({ "code": error.code(), "message": error.to_string() });
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::CONTENT_TYPE, "application/json")],
-            answer.to_string(),
-        )
-            .into_response();
+/// Runs only for a verified delivery seen for the first time.
+async fn receive(webhook: VerifiedWebhook) -> StatusCode {
+    match webhook.json::<serde_json::Value>() {
+        Ok(event) => {
+            println!("{}: {event}", webhook.id());
+            StatusCode::NO_CONTENT
+        }
+        Err(_) => {
+            // Failed: forget the id, so that the sender's retry is handled again.
+            webhook.release();
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
     }
-    // Verified, so the id is present once and is visible ASCII.
-    let id = headers
-        .get(HEADER_ID)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    let first_time = receiver
-        .seen
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(id);
-    if !first_time {
-        return (StatusCode::OK, "duplicate").into_response();
-    }
-    // Only now parse the body, and do the work.
-    match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(event) => println!("{id}: {event}"),
-        Err(_) => println!("{id}: {} bytes, not JSON", body.len()),
-    }
-    StatusCode::NO_CONTENT.into_response()
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -179,10 +119,10 @@ mod tests {
         let signer = Signer::from_secret(&secret);
 
         assert_eq!(post(&url, &signer, "msg_1", BODY).await.0, 204);
-        assert_eq!(
-            post(&url, &signer, "msg_1", BODY).await,
-            (200, "duplicate".to_owned())
-        );
+        let (status, answer) = post(&url, &signer, "msg_1", BODY).await;
+        assert_eq!(status, 200);
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["code"], "duplicate");
 
         let (status, answer) = post(&url, &signer, "msg_2", b"{\"type\": \"order.paid\"}").await;
         assert_eq!(status, 401);
@@ -214,14 +154,22 @@ mod tests {
         assert_eq!(post(&url, &signer, "msg_a", BODY).await.0, 204);
     }
 
-    #[test]
-    fn recent_ids_stay_within_capacity() {
-        let mut recent = RecentIds::new(3);
-        for index in 0..100 {
-            assert!(recent.insert(&format!("msg_{index}")));
-            assert!(recent.ids.len() <= 3 && recent.order.len() <= 3);
-        }
-        assert!(!recent.insert("msg_99"));
-        assert!(recent.insert("msg_0"));
+    #[tokio::test]
+    async fn a_failed_handling_is_released_and_handled_again() {
+        let secret = Secret::generate();
+        let url = start(&secret, 2).await;
+        let signer = Signer::from_secret(&secret);
+        let not_json = b"not json";
+        let signed = signer.headers_now("msg_x", not_json).unwrap();
+        let send = || {
+            let mut request = client().post(&url).body(not_json.to_vec());
+            for (name, value) in signed.pairs() {
+                request = request.header(name, value);
+            }
+            request.send()
+        };
+        assert_eq!(send().await.unwrap().status().as_u16(), 422);
+        // Not a duplicate: the handler ran again.
+        assert_eq!(send().await.unwrap().status().as_u16(), 422);
     }
 }

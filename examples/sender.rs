@@ -17,7 +17,7 @@
 //! ```text
 //! cargo run -q --example sender -- http://127.0.0.1:3000/webhooks > deliveries.sh
 //! WEBHOOK_SECRET=$(sed -n 's/^# WEBHOOK_SECRET=//p' deliveries.sh) \
-//!     cargo run --example receiver --features http &
+//!     cargo run --example receiver --features axum &
 //! sh deliveries.sh     # 204 for the delivery, then `duplicate` for its retry
 //! ```
 //!

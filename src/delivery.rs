@@ -442,6 +442,14 @@ impl<S: WebhookStore> Webhooks<S> {
     /// can hold (nothing is read);
     /// [`DeliveryError::Store`] when the store fails; [`DeliveryError::Secrets`] for a
     /// webhook with more secrets than the model allows.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.deliveries", skip_all, fields(
+            organization = %event.scope().organization(),
+            account_type = %event.scope().account_type(),
+            event_id = %event.id(),
+        ))
+    )]
     pub async fn deliveries(
         &self,
         event: &Event,
@@ -474,6 +482,15 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// As [`deliveries`](Self::deliveries), and [`DeliveryError::Unreadable`] when the
     /// webhook is stored but cannot be read.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.redeliver", skip_all, fields(
+            organization = %event.scope().organization(),
+            account_type = %event.scope().account_type(),
+            event_id = %event.id(),
+            webhook_id = %webhook_id,
+        ))
+    )]
     pub async fn redeliver(
         &self,
         event: &Event,
@@ -613,7 +630,8 @@ impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// `id_invalid`; `not_found` when `scope` has no such webhook; `internal_error`.
+    /// `not_found` when `scope` has no such webhook (a malformed webhook id included, as
+    /// for [`get`](Self::get)); `id_invalid` for a malformed `after`; `internal_error`.
     pub async fn delivery_history(
         &self,
         scope: &Scope,
@@ -662,7 +680,8 @@ impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// `id_invalid`; `not_found` when `scope` has no such webhook; `internal_error`.
+    /// `not_found` when `scope` has no such webhook (a malformed id included);
+    /// `internal_error`.
     pub async fn recover(
         &self,
         scope: &Scope,

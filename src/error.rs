@@ -34,6 +34,10 @@ pub enum Error {
     /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); the message names the field.
     #[error("invalid request body: {0}")]
     BodyInvalid(String),
+    /// A query parameter is unknown, repeated or malformed (a listing's `limit` or
+    /// `starting_after`); the message names it.
+    #[error("invalid query: {0}")]
+    QueryInvalid(String),
     /// A rotation's overlap is not positive, is longer than
     /// [`MAX_ROTATION_OVERLAP`](crate::MAX_ROTATION_OVERLAP), or ends past what a date can hold.
     #[error("invalid rotation: {0}")]
@@ -63,6 +67,7 @@ impl Error {
             Error::Url(error) => error.code(),
             Error::Id(error) => error.code(),
             Error::BodyInvalid(_) => "body_invalid",
+            Error::QueryInvalid(_) => "query_invalid",
             Error::RotationInvalid(_) => "rotation_invalid",
             Error::NotFound => "not_found",
             Error::Conflict => "conflict",
@@ -74,7 +79,11 @@ impl Error {
     /// The HTTP status a host service should answer with.
     pub fn http_status(&self) -> u16 {
         match self {
-            Error::Url(_) | Error::Id(_) | Error::BodyInvalid(_) | Error::RotationInvalid(_) => 400,
+            Error::Url(_)
+            | Error::Id(_)
+            | Error::BodyInvalid(_)
+            | Error::QueryInvalid(_)
+            | Error::RotationInvalid(_) => 400,
             Error::NotFound => 404,
             Error::Conflict => 409,
             Error::Unreadable(_) | Error::Store(_) => 500,

@@ -2,6 +2,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod account;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod api;
 mod attempt;
 mod clock;
 mod delivery;
@@ -52,7 +55,7 @@ pub use secret::{
     GENERATED_KEY_LEN, MAX_KEY_LEN, MAX_LENIENT_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret,
     SecretError, mask,
 };
-pub use service::{DEFAULT_MAX_ATTEMPTS, Webhooks};
+pub use service::{DEFAULT_MAX_ATTEMPTS, WebhookPage, Webhooks};
 pub use signature::{
     DEFAULT_TOLERANCE, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, HeaderSource, MAX_HEADER_LEN,
     MAX_SECRETS, MAX_SIGNATURES, SecretsError, SignError, SignedHeaders, Signer, Verifier,
@@ -66,7 +69,8 @@ pub use store::queue::{
     QueuedDelivery, Trigger,
 };
 pub use store::{
-    BoxError, DeliveryStore, Listing, MemoryStore, StoreError, UnreadableWebhook, WebhookStore,
+    BoxError, DeliveryStore, Listing, MAX_PAGE_LIMIT, MemoryStore, PageRequest, Selection,
+    StoreError, UnreadableWebhook, WebhookStore,
 };
 pub use url::{DestinationPolicy, MAX_URL_LEN, Refusal, SEED_URL_PATTERN, UrlError, WebhookUrl};
 pub use webhook::{

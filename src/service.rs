@@ -5,7 +5,7 @@ use chrono::{SubsecRound, TimeDelta, Utc};
 use crate::error::Error;
 use crate::id::{AccountId, WebhookId};
 use crate::secret::Secret;
-use crate::store::{StoreError, WebhookStore};
+use crate::store::{MAX_PAGE_LIMIT, PageRequest, Selection, StoreError, WebhookStore};
 use crate::url::{DestinationPolicy, WebhookUrl};
 use crate::webhook::{MAX_ROTATION_OVERLAP, Scope, Webhook};
 use crate::wire::{
@@ -21,10 +21,14 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 /// rotate-secret) over a [`WebhookStore`], each inside a [`Scope`].
 ///
 /// A host service keeps one (it is cheap to share behind an `Arc`) and calls it from its
-/// HTTP handlers with the caller's scope and the request's parsed body. Validation and the
-/// [`DestinationPolicy`] run here, once, whatever the store. Ids from a path or a query are
-/// taken as text and parsed: a malformed one is `id_invalid` (webhooks) or
-/// `account_ids_invalid` (accounts).
+/// HTTP handlers with the caller's scope and the request's parsed body (or serves
+/// [`api::router`](crate::api::router) with feature `axum`). Validation and the
+/// [`DestinationPolicy`] run here, once, whatever the store.
+///
+/// Ids from a path or a query are taken as text, as the seed lists each operation's errors:
+/// a malformed webhook id is `not_found` for get, delete and rotate-secret (an id that cannot
+/// exist is not found) and `id_invalid` for update; a malformed `account_id` on list names
+/// no account, so it matches only the webhooks without a filter, as an unknown account does.
 ///
 /// Changes (update, rotate) read the webhook, merge, and write it back only if its revision
 /// is unchanged, retrying up to [`DEFAULT_MAX_ATTEMPTS`] times: racing changes never lose
@@ -49,7 +53,7 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 /// assert_eq!(updated.url().as_str(), "https://example.com/b");
 /// assert!(updated.enabled());
 ///
-/// assert_eq!(webhooks.get(&scope, "wh_nope").await.unwrap_err().code(), "id_invalid");
+/// assert_eq!(webhooks.get(&scope, "wh_nope").await.unwrap_err().code(), "not_found");
 /// # });
 /// ```
 #[derive(Debug, Clone)]
@@ -101,6 +105,13 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// `url_not_allowed` when the policy refuses the URL; `internal_error` when the store
     /// fails.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.create", skip_all, fields(
+            organization = %scope.organization(), account_type = %scope.account_type(),
+            webhook_id = tracing::field::Empty,
+        ))
+    )]
     pub async fn create(
         &self,
         scope: &Scope,
@@ -113,26 +124,82 @@ impl<S: WebhookStore> Webhooks<S> {
         } = request;
         self.policy.check(&url)?;
         let webhook = Webhook::new(scope.clone(), url, account_filter);
+        record_webhook_id(webhook.id());
         self.store.insert(&webhook).await?;
         Ok(WebhookSecretResponse::with_full_secret(&webhook))
     }
 
     /// The webhooks of `scope` in creation order, secrets masked. With `account_id`, only
     /// those that push events for it: whose filter contains it and those without a filter.
+    /// A malformed `account_id` names no account: only the webhooks without a filter match.
     /// Reads the store's masked listing ([`WebhookStore::list_masked`]): the SQL stores open
     /// no secret for it, so a webhook whose secret does not open still lists.
     ///
     /// # Errors
     ///
-    /// `account_ids_invalid` when `account_id` is malformed; `internal_error` when the store
-    /// fails.
+    /// `internal_error` when the store fails.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.list", skip_all, fields(
+            organization = %scope.organization(), account_type = %scope.account_type(),
+        ))
+    )]
     pub async fn list(
         &self,
         scope: &Scope,
         account_id: Option<&str>,
     ) -> Result<Vec<WebhookResponse>, Error> {
-        let account = account_id.map(str::parse::<AccountId>).transpose()?;
-        Ok(self.store.list_masked(scope, account.as_ref()).await?)
+        Ok(match selection(account_id) {
+            Selection::Account(account) => self.store.list_masked(scope, Some(&account)).await?,
+            Selection::All => self.store.list_masked(scope, None).await?,
+            Selection::Unfiltered => {
+                let mut webhooks = self.store.list_masked(scope, None).await?;
+                webhooks.retain(|webhook| webhook.account_filter().is_all());
+                webhooks
+            }
+        })
+    }
+
+    /// One page of [`list`](Self::list): at most `limit` webhooks (1 to
+    /// [`MAX_PAGE_LIMIT`]) in creation order, after the webhook `starting_after` when given
+    /// (which need not still exist). Its cost follows the page, not the scope.
+    ///
+    /// # Errors
+    ///
+    /// `query_invalid` when `limit` is out of range or `starting_after` is not a webhook id;
+    /// `internal_error` when the store fails.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.list_page", skip_all, fields(
+            organization = %scope.organization(), account_type = %scope.account_type(), limit,
+        ))
+    )]
+    pub async fn list_page(
+        &self,
+        scope: &Scope,
+        account_id: Option<&str>,
+        starting_after: Option<&str>,
+        limit: usize,
+    ) -> Result<WebhookPage, Error> {
+        if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+            return Err(Error::QueryInvalid(format!(
+                "`limit` must be between 1 and {MAX_PAGE_LIMIT}"
+            )));
+        }
+        let after = starting_after
+            .map(str::parse::<WebhookId>)
+            .transpose()
+            .map_err(|_| Error::QueryInvalid("`starting_after` is not a webhook id".into()))?;
+        // One more than asked says whether another page follows.
+        let request = PageRequest {
+            selection: selection(account_id),
+            after,
+            limit: limit + 1,
+        };
+        let mut webhooks = self.store.list_page_masked(scope, &request).await?;
+        let has_more = webhooks.len() > limit;
+        webhooks.truncate(limit);
+        Ok(WebhookPage { webhooks, has_more })
     }
 
     /// The webhook `id` of `scope`, its secret masked. Like [`list`](Self::list) it opens
@@ -140,11 +207,18 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// `id_invalid` when `id` is malformed; `not_found` when `scope` has no such webhook;
+    /// `not_found` when `scope` has no such webhook (a malformed `id` included);
     /// `webhook_unreadable` when a stored column holds a value the store never writes;
     /// `internal_error` when the store fails.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.get", skip_all, fields(
+            organization = %scope.organization(), account_type = %scope.account_type(),
+            webhook_id = tracing::field::Empty,
+        ))
+    )]
     pub async fn get(&self, scope: &Scope, id: &str) -> Result<WebhookResponse, Error> {
-        let id: WebhookId = id.parse()?;
+        let id = existing_id(id)?;
         self.store
             .get_masked(scope, &id)
             .await?
@@ -156,12 +230,12 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// `id_invalid`; `not_found`; `webhook_unreadable` when the stored webhook cannot be
-    /// read (its secret does not open: a wrong key, a value altered or moved); the error's
-    /// source names the webhook and the reason, for logs. `internal_error` when the store
-    /// fails.
+    /// `not_found` (a malformed `id` included); `webhook_unreadable` when the stored
+    /// webhook cannot be read (its secret does not open: a wrong key, a value altered or
+    /// moved); the error's source names the webhook and the reason, for logs.
+    /// `internal_error` when the store fails.
     pub async fn webhook(&self, scope: &Scope, id: &str) -> Result<Webhook, Error> {
-        let id: WebhookId = id.parse()?;
+        let id = existing_id(id)?;
         self.store.get(scope, &id).await?.ok_or(Error::NotFound)
     }
 
@@ -173,6 +247,13 @@ impl<S: WebhookStore> Webhooks<S> {
     /// `id_invalid`; `url_not_allowed` when the policy refuses the URL; `not_found`;
     /// `conflict` when the webhook kept changing under the update; `webhook_unreadable`
     /// when the stored webhook cannot be read; `internal_error`.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.update", skip_all, fields(
+            organization = %scope.organization(), account_type = %scope.account_type(),
+            webhook_id = tracing::field::Empty,
+        ))
+    )]
     pub async fn update(
         &self,
         scope: &Scope,
@@ -180,6 +261,7 @@ impl<S: WebhookStore> Webhooks<S> {
         request: UpdateWebhookRequest,
     ) -> Result<WebhookResponse, Error> {
         let id: WebhookId = id.parse()?;
+        record_webhook_id(&id);
         let UpdateWebhookRequest {
             url,
             enabled,
@@ -200,9 +282,16 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// `id_invalid`; `not_found`; `internal_error` when the store fails.
+    /// `not_found` (a malformed `id` included); `internal_error` when the store fails.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.delete", skip_all, fields(
+            organization = %scope.organization(), account_type = %scope.account_type(),
+            webhook_id = tracing::field::Empty,
+        ))
+    )]
     pub async fn delete(&self, scope: &Scope, id: &str) -> Result<(), Error> {
-        let id: WebhookId = id.parse()?;
+        let id = existing_id(id)?;
         self.store.delete(scope, &id).await?;
         Ok(())
     }
@@ -212,8 +301,15 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// `id_invalid`; `not_found`; `conflict`; `webhook_unreadable` when the stored webhook
-    /// cannot be read; `internal_error`.
+    /// `not_found` (a malformed `id` included); `conflict`; `webhook_unreadable` when the
+    /// stored webhook cannot be read; `internal_error`.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.rotate_secret", skip_all, fields(
+            organization = %scope.organization(), account_type = %scope.account_type(),
+            webhook_id = tracing::field::Empty,
+        ))
+    )]
     pub async fn rotate_secret(
         &self,
         scope: &Scope,
@@ -229,8 +325,15 @@ impl<S: WebhookStore> Webhooks<S> {
     ///
     /// # Errors
     ///
-    /// `rotation_invalid` unless `0 < overlap <= 24 hours`; `id_invalid`; `not_found`;
-    /// `conflict`; `webhook_unreadable`; `internal_error`.
+    /// `rotation_invalid` unless `0 < overlap <= 24 hours`; `not_found` (a malformed `id`
+    /// included); `conflict`; `webhook_unreadable`; `internal_error`.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "webhooks.rotate_secret", skip_all, fields(
+            organization = %scope.organization(), account_type = %scope.account_type(),
+            webhook_id = tracing::field::Empty,
+        ))
+    )]
     pub async fn rotate_secret_with_overlap(
         &self,
         scope: &Scope,
@@ -252,7 +355,7 @@ impl<S: WebhookStore> Webhooks<S> {
         id: &str,
         overlap: Option<TimeDelta>,
     ) -> Result<WebhookSecretResponse, Error> {
-        let id: WebhookId = id.parse()?;
+        let id = existing_id(id)?;
         let secret = Secret::generate();
         let rotated = self
             .change(scope, &id, |webhook| {
@@ -303,6 +406,51 @@ impl<S: WebhookStore> Webhooks<S> {
         }
         Err(Error::Conflict)
     }
+}
+
+/// One page of a listing: [`Webhooks::list_page`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookPage {
+    /// The page's webhooks, in creation order, secrets masked.
+    pub webhooks: Vec<WebhookResponse>,
+    /// Whether more webhooks follow the last one.
+    pub has_more: bool,
+}
+
+impl WebhookPage {
+    /// The `starting_after` of the next page: the last webhook's id, when more follow.
+    pub fn next_starting_after(&self) -> Option<&WebhookId> {
+        self.webhooks
+            .last()
+            .filter(|_| self.has_more)
+            .map(WebhookResponse::id)
+    }
+}
+
+/// What a listing's `account_id` selects: a malformed one names no account, so only the
+/// webhooks without a filter push events for it.
+fn selection(account_id: Option<&str>) -> Selection {
+    match account_id.map(str::parse::<AccountId>) {
+        None => Selection::All,
+        Some(Ok(account)) => Selection::Account(account),
+        Some(Err(_)) => Selection::Unfiltered,
+    }
+}
+
+/// The id of a webhook to read, delete or rotate: a malformed one cannot exist, so it is
+/// `not_found`, as the seed lists these operations' errors. Recorded in the current span.
+fn existing_id(id: &str) -> Result<WebhookId, Error> {
+    let id: WebhookId = id.parse().map_err(|_| Error::NotFound)?;
+    record_webhook_id(&id);
+    Ok(id)
+}
+
+/// Records a (parsed, so bounded and printable) webhook id in the current span.
+fn record_webhook_id(id: &WebhookId) {
+    #[cfg(feature = "tracing")]
+    tracing::Span::current().record("webhook_id", id.as_str());
+    #[cfg(not(feature = "tracing"))]
+    let _ = id;
 }
 
 fn apply_update(

@@ -25,6 +25,74 @@ pub(crate) mod sql;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub(crate) mod sqlite;
 
+/// Most webhooks one page of a listing may hold: the largest `limit` the API takes.
+pub const MAX_PAGE_LIMIT: usize = 1000;
+
+/// Which webhooks of a scope a listing selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Selection {
+    /// All of them.
+    All,
+    /// Those that push events for this account: whose filter contains it and those without
+    /// a filter.
+    Account(AccountId),
+    /// Only those without a filter: what an account no filter can name (a malformed id)
+    /// selects.
+    Unfiltered,
+}
+
+impl Selection {
+    /// Whether `webhook` (of the listed scope) is selected.
+    pub fn matches(&self, webhook: &Webhook) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Account(account) => webhook.account_filter().matches(account),
+            Selection::Unfiltered => webhook.account_filter().is_all(),
+        }
+    }
+}
+
+/// One page of a listing: at most `limit` webhooks of the [`Selection`], in id (creation)
+/// order, whose ids come after `after`.
+///
+/// `after` need not be a stored webhook's id: ids are time-ordered, so a page after a
+/// deleted webhook starts where that webhook was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Which webhooks.
+    pub selection: Selection,
+    /// Only webhooks with a greater id; `None` from the first.
+    pub after: Option<WebhookId>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl PageRequest {
+    /// The first `limit` webhooks of `selection`.
+    pub fn first(selection: Selection, limit: usize) -> Self {
+        Self {
+            selection,
+            after: None,
+            limit,
+        }
+    }
+
+    /// The same request, starting after the webhook `id`.
+    #[must_use]
+    pub fn after(mut self, id: WebhookId) -> Self {
+        self.after = Some(id);
+        self
+    }
+
+    /// Whether `webhook` (of the listed scope) belongs to this page's range and selection,
+    /// the limit aside.
+    pub fn admits(&self, webhook: &Webhook) -> bool {
+        self.after.as_ref().is_none_or(|after| webhook.id() > after)
+            && self.selection.matches(webhook)
+    }
+}
+
 /// A boxed error from a storage backend.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -302,6 +370,32 @@ pub trait WebhookStore: Send + Sync {
         account: Option<&AccountId>,
     ) -> impl Future<Output = Result<Vec<Webhook>, StoreError>> + Send;
 
+    /// One page of this scope's webhooks, as [`PageRequest`] says, in id order.
+    ///
+    /// The provided implementation filters the whole [`list`](WebhookStore::list): correct,
+    /// but its cost follows the scope. The crate's stores override it so that the cost
+    /// follows the page (an index range scan of `limit` rows).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    fn list_page(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Vec<Webhook>, StoreError>> + Send {
+        async move {
+            let account = match &page.selection {
+                Selection::Account(account) => Some(account),
+                Selection::All | Selection::Unfiltered => None,
+            };
+            let mut webhooks = self.list(scope, account).await?;
+            webhooks.retain(|webhook| webhook.scope() == scope && page.admits(webhook));
+            webhooks.truncate(page.limit);
+            Ok(webhooks)
+        }
+    }
+
     /// Replaces the stored webhook of the same scope and id with `webhook`, only if the
     /// stored revision is `expected_revision`. Never inserts: a webhook deleted meanwhile
     /// stays deleted.
@@ -361,6 +455,25 @@ pub trait WebhookStore: Send + Sync {
         }
     }
 
+    /// As [`list_page`](Self::list_page), secrets masked: what the API's paged list
+    /// answers. The default masks what `list_page` returns; the SQL stores read the
+    /// secret's last 4 characters from their own column and open no secret, so a webhook
+    /// whose secret does not open still lists.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    fn list_page_masked(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Vec<WebhookResponse>, StoreError>> + Send {
+        async move {
+            let webhooks = self.list_page(scope, page).await?;
+            Ok(webhooks.iter().map(WebhookResponse::masked).collect())
+        }
+    }
+
     /// As [`get`](Self::get), the secret masked: what the API's get answers. The default
     /// masks what `get` returns; the SQL stores open no secret.
     ///
@@ -401,6 +514,22 @@ macro_rules! forward_store {
                 account: Option<&AccountId>,
             ) -> impl Future<Output = Result<Vec<Webhook>, StoreError>> + Send {
                 (**self).list(scope, account)
+            }
+
+            fn list_page(
+                &self,
+                scope: &Scope,
+                page: &PageRequest,
+            ) -> impl Future<Output = Result<Vec<Webhook>, StoreError>> + Send {
+                (**self).list_page(scope, page)
+            }
+
+            fn list_page_masked(
+                &self,
+                scope: &Scope,
+                page: &PageRequest,
+            ) -> impl Future<Output = Result<Vec<WebhookResponse>, StoreError>> + Send {
+                (**self).list_page_masked(scope, page)
             }
 
             fn replace(

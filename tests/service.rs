@@ -256,6 +256,15 @@ async fn store_failures_are_internal_errors_that_show_nothing_of_the_backend() {
     // Input is checked before the store is asked.
     assert_eq!(
         webhooks.get(&scope, "nope").await.unwrap_err().code(),
+        "not_found"
+    );
+    let update = UpdateWebhookRequest::new("https://example.com/b".parse().unwrap());
+    assert_eq!(
+        webhooks
+            .update(&scope, "nope", update)
+            .await
+            .unwrap_err()
+            .code(),
         "id_invalid"
     );
 }

@@ -4,6 +4,7 @@
 mod queue;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use crate::id::{AccountId, DeliveryId, WebhookId};
 use crate::store::queue::{
     AttemptRecord, Claim, DeliveryState, DeliveryStore, Finish, QueuedDelivery,
 };
-use crate::store::{StoreError, WebhookStore};
+use crate::store::{PageRequest, Selection, StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
 
 /// A [`WebhookStore`] in memory: for tests, examples and single-process services.
@@ -94,14 +95,23 @@ impl ScopeIndex {
         }
     }
 
-    /// The webhooks that push events for `account`, in id order: a merge of two sorted
-    /// maps, each holding only matching webhooks.
-    fn for_account(&self, account: &AccountId) -> Vec<Webhook> {
+    /// The webhooks that push events for `account` with ids after `after`, in id order, at
+    /// most `limit`: a merge of two sorted ranges, each holding only matching webhooks.
+    fn for_account(
+        &self,
+        account: &AccountId,
+        after: Option<&WebhookId>,
+        limit: usize,
+    ) -> Vec<Webhook> {
         let named = self.by_account.get(account);
-        let mut result = Vec::with_capacity(self.unfiltered.len() + named.map_or(0, BTreeMap::len));
-        let mut unfiltered = self.unfiltered.iter().peekable();
-        let mut named = named.into_iter().flatten().peekable();
-        loop {
+        let capacity = self.unfiltered.len() + named.map_or(0, BTreeMap::len);
+        let mut result = Vec::with_capacity(capacity.min(limit));
+        let mut unfiltered = range_after(&self.unfiltered, after).peekable();
+        let mut named = named
+            .into_iter()
+            .flat_map(|named| range_after(named, after))
+            .peekable();
+        while result.len() < limit {
             let next = match (unfiltered.peek(), named.peek()) {
                 (Some((a, _)), Some((b, _))) if a <= b => unfiltered.next(),
                 (_, Some(_)) => named.next(),
@@ -114,6 +124,27 @@ impl ScopeIndex {
         }
         result
     }
+}
+
+/// The entries of `map` with ids after `after` (all of them without it), in id order.
+fn range_after<'a>(
+    map: &'a BTreeMap<WebhookId, Arc<Webhook>>,
+    after: Option<&WebhookId>,
+) -> std::collections::btree_map::Range<'a, WebhookId, Arc<Webhook>> {
+    let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+    map.range::<WebhookId, _>((start, Bound::Unbounded))
+}
+
+/// At most `limit` webhooks of `map` after `after`, copied.
+fn page_of(
+    map: &BTreeMap<WebhookId, Arc<Webhook>>,
+    after: Option<&WebhookId>,
+    limit: usize,
+) -> Vec<Webhook> {
+    range_after(map, after)
+        .take(limit)
+        .map(|(_, webhook)| Webhook::clone(webhook))
+        .collect()
 }
 
 impl MemoryStore {
@@ -286,7 +317,24 @@ impl WebhookStore for MemoryStore {
                 .values()
                 .map(|webhook| Webhook::clone(webhook))
                 .collect(),
-            Some(account) => index.for_account(account),
+            Some(account) => index.for_account(account, None, usize::MAX),
+        })
+    }
+
+    async fn list_page(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        let inner = self.read();
+        let Some(index) = inner.scopes.get(scope) else {
+            return Ok(Vec::new());
+        };
+        let after = page.after.as_ref();
+        Ok(match &page.selection {
+            Selection::All => page_of(&index.webhooks, after, page.limit),
+            Selection::Unfiltered => page_of(&index.unfiltered, after, page.limit),
+            Selection::Account(account) => index.for_account(account, after, page.limit),
         })
     }
 

@@ -12,9 +12,9 @@ use sqlx::query::Query;
 use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
-    ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, backend_error,
-    compare_migrations, is_unique_violation, migrate_error, replace_refused, select_columns,
-    selected, sql_store_methods, sql_store_reads, stored_revision,
+    ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, PageStatements, RawRow,
+    backend_error, compare_migrations, is_unique_violation, migrate_error, replace_refused,
+    select_columns, selected, sql_store_methods, sql_store_reads, stored_revision,
 };
 use crate::store::{StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
@@ -48,6 +48,14 @@ fn bind_row<'q>(
         .bind(row.revision)
         .bind(&row.secret_last4)
 }
+
+/// The statements of [`WebhookStore::list_page`].
+static PAGE: LazyLock<PageStatements> = LazyLock::new(|| {
+    PageStatements::new(
+        |index| format!("${index}"),
+        "cardinality(w.account_ids) = 0",
+    )
+});
 
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     let mut migrator = sqlx::migrate!("migrations/postgres");

@@ -14,7 +14,7 @@ use crate::account::{AccountFilter, AccountType};
 use crate::id::{AccountId, OrganizationId, WebhookId};
 use crate::seal::{Binding, Keyring, SealError};
 use crate::secret::Secret;
-use crate::store::{Listing, StoreError, UnreadableWebhook};
+use crate::store::{Listing, PageRequest, Selection, StoreError, UnreadableWebhook};
 use crate::url::WebhookUrl;
 use crate::webhook::{PreviousSecret, Scope, Webhook, WebhookParts};
 use crate::wire::WebhookResponse;
@@ -224,7 +224,8 @@ macro_rules! sql_store_methods {
 pub(crate) use sql_store_methods;
 
 /// The read methods of [`WebhookStore`](crate::WebhookStore) both SQL stores share, over
-/// their `get_row` and `list_rows`. Expanded inside each store's `impl WebhookStore`.
+/// their `get_row`, `list_rows` and `PAGE` statements. Expanded inside each store's
+/// `impl WebhookStore`.
 macro_rules! sql_store_reads {
     () => {
         async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
@@ -268,6 +269,34 @@ macro_rules! sql_store_reads {
             let row = self.get_row(scope, id).await?;
             row.map(|row| row.into_masked(self.keyring.as_deref()))
                 .transpose()
+        }
+
+        async fn list_page(
+            &self,
+            scope: &Scope,
+            page: &$crate::store::PageRequest,
+        ) -> Result<Vec<Webhook>, StoreError> {
+            use $crate::store::sql::{all_readable, bind_page, selected_page};
+            self.ready().await?;
+            let query = sqlx::query(PAGE.of(&page.selection));
+            let rows = self.rows(bind_page(query, scope, page)).await?;
+            let webhooks = all_readable(rows, self.keyring.as_deref())?;
+            Ok(selected_page(webhooks, scope, page))
+        }
+
+        async fn list_page_masked(
+            &self,
+            scope: &Scope,
+            page: &$crate::store::PageRequest,
+        ) -> Result<Vec<$crate::wire::WebhookResponse>, StoreError> {
+            use $crate::store::sql::{bind_page, masked, selected_page_rows};
+            self.ready().await?;
+            let query = sqlx::query(PAGE.of(&page.selection));
+            let rows = self.rows(bind_page(query, scope, page)).await?;
+            masked(
+                selected_page_rows(rows, scope, page),
+                self.keyring.as_deref(),
+            )
         }
     };
 }
@@ -747,6 +776,24 @@ impl RawRow {
             })
     }
 
+    /// Whether the row belongs to `scope` and to `page`'s range and selection (the limit
+    /// aside), judged on the row itself, as [`PageRequest::admits`] judges a webhook.
+    fn in_page(&self, scope: &Scope, page: &PageRequest) -> bool {
+        let filtered = !self.account_ids.is_empty();
+        self.selected_by(scope, None)
+            && page
+                .after
+                .as_ref()
+                .is_none_or(|after| self.id.as_str() > after.as_str())
+            && match &page.selection {
+                Selection::All => true,
+                Selection::Unfiltered => !filtered,
+                Selection::Account(account) => {
+                    !filtered || self.account_ids.iter().any(|id| id == account.as_str())
+                }
+            }
+    }
+
     fn unreadable(&self, reason: impl Into<crate::store::BoxError>) -> StoreError {
         match WebhookId::from_str(&self.id) {
             Ok(id) => StoreError::Unreadable(UnreadableWebhook::new(id, reason)),
@@ -1107,6 +1154,102 @@ pub(crate) async fn reseal_rows(
         }
     }
     Ok(batch)
+}
+
+/// The statements of a paged listing in one dialect, one per [`Selection`]. Their
+/// parameters: 1 the organisation, 2 the account type, 3 the id to start after (`''` from
+/// the first), 4 the limit, and for an account, 5 the account. Each is a range scan of at
+/// most `limit` rows per index it reads, so its cost follows the page, not the scope.
+pub(crate) struct PageStatements {
+    all: String,
+    unfiltered: String,
+    account: String,
+}
+
+impl PageStatements {
+    /// The statements with parameters written by `placeholder` (`?1` or `$1`), where
+    /// `unfiltered` is the dialect's test, on `w`, of a webhook without a filter.
+    pub(crate) fn new(placeholder: fn(usize) -> String, unfiltered: &str) -> Self {
+        let [org, kind, after, limit, account] = [1, 2, 3, 4, 5].map(placeholder);
+        let columns = select_columns!();
+        let scoped = format!(
+            "SELECT {columns} FROM webhook_kit_webhooks w \
+             WHERE w.organization = {org} AND w.account_type = {kind} AND w.id > {after}"
+        );
+        let unfiltered_page = format!("{scoped} AND {unfiltered} ORDER BY w.id LIMIT {limit}");
+        let named_page = format!(
+            "SELECT {columns} FROM webhook_kit_webhook_accounts a \
+             JOIN webhook_kit_webhooks w ON w.id = a.webhook_id \
+             WHERE a.organization = {org} AND a.account_type = {kind} \
+             AND a.account_id = {account} AND a.webhook_id > {after} \
+             ORDER BY a.webhook_id LIMIT {limit}"
+        );
+        Self {
+            all: format!("{scoped} ORDER BY w.id LIMIT {limit}"),
+            account: format!(
+                "SELECT * FROM ({unfiltered_page}) AS u \
+                 UNION ALL SELECT * FROM ({named_page}) AS n ORDER BY 1 LIMIT {limit}"
+            ),
+            unfiltered: unfiltered_page,
+        }
+    }
+
+    /// The statement for `selection`.
+    pub(crate) fn of(&self, selection: &Selection) -> &str {
+        match selection {
+            Selection::All => &self.all,
+            Selection::Unfiltered => &self.unfiltered,
+            Selection::Account(_) => &self.account,
+        }
+    }
+}
+
+/// Binds the parameters of a [`PageStatements`] statement: the scope, the id to start after
+/// (ids compare as text, and every id is greater than `''`), the limit and, for an
+/// account's listing, the account.
+pub(crate) fn bind_page<'q, DB: sqlx::Database>(
+    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+    scope: &Scope,
+    page: &PageRequest,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let query = query
+        .bind(scope.organization().as_str())
+        .bind(scope.account_type().as_str())
+        .bind(page.after.as_ref().map_or("", WebhookId::as_str))
+        .bind(i64::try_from(page.limit).unwrap_or(i64::MAX));
+    match &page.selection {
+        Selection::Account(account) => query.bind(account.as_str()),
+        Selection::All | Selection::Unfiltered => query,
+    }
+}
+
+/// As [`selected_page`], on rows not yet opened: for masked pages, which open no secret.
+pub(crate) fn selected_page_rows(
+    mut rows: Vec<RawRow>,
+    scope: &Scope,
+    page: &PageRequest,
+) -> Vec<RawRow> {
+    rows.retain(|row| row.in_page(scope, page));
+    rows.dedup_by(|a, b| a.id == b.id);
+    rows.truncate(page.limit);
+    rows
+}
+
+/// The page the rows of a [`PageStatements`] statement really hold, checked on the
+/// webhook rows themselves as [`selected`] does.
+pub(crate) fn selected_page(
+    mut webhooks: Vec<Webhook>,
+    scope: &Scope,
+    page: &PageRequest,
+) -> Vec<Webhook> {
+    webhooks.retain(|webhook| webhook.scope() == scope && page.admits(webhook));
+    webhooks.dedup_by(|a, b| a.id() == b.id());
+    webhooks.truncate(page.limit);
+    webhooks
 }
 
 #[cfg(test)]

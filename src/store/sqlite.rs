@@ -16,9 +16,9 @@ use sqlx::sqlite::{
 use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
 use crate::store::sql::{
-    ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, RawRow, RowError,
-    backend_error, compare_migrations, is_unique_violation, migrate_error, replace_refused,
-    select_columns, selected, sql_store_methods, sql_store_reads, stored_revision,
+    ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, PageStatements, RawRow,
+    RowError, backend_error, compare_migrations, is_unique_violation, migrate_error,
+    replace_refused, select_columns, selected, sql_store_methods, sql_store_reads, stored_revision,
 };
 use crate::store::{StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
@@ -72,6 +72,10 @@ macro_rules! list_for_account_sql {
         )
     };
 }
+
+/// The statements of [`WebhookStore::list_page`].
+static PAGE: LazyLock<PageStatements> =
+    LazyLock::new(|| PageStatements::new(|index| format!("?{index}"), "w.account_ids = '[]'"));
 
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     let mut migrator = sqlx::migrate!("migrations/sqlite");
@@ -393,8 +397,8 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn listing_for_an_account_searches_indexes_and_scans_no_table() {
+    /// A store on a new in-memory database, migrated.
+    async fn memory_store() -> SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect("sqlite::memory:")
@@ -402,15 +406,27 @@ mod tests {
             .unwrap();
         let store = SqliteStore::new(pool);
         store.migrate().await.unwrap();
-        let plan: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(concat!("EXPLAIN QUERY PLAN ", list_for_account_sql!()))
-                .bind("org")
-                .bind("live")
-                .bind("acc")
-                .fetch_all(store.pool())
-                .await
-                .unwrap();
-        let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        store
+    }
+
+    /// The steps of `sql`'s query plan with parameters `org`, `live`, `acc` (the account
+    /// listing) or `org`, `live`, `wh_`, 100, `acc` (a page).
+    async fn plan(store: &SqliteStore, sql: &str, page: bool) -> Vec<String> {
+        let explain = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"));
+        let query = sqlx::query_as(explain).bind("org").bind("live");
+        let query = if page {
+            query.bind("wh_").bind(100_i64).bind("acc")
+        } else {
+            query.bind("acc")
+        };
+        let rows: Vec<(i64, i64, i64, String)> = query.fetch_all(store.pool()).await.unwrap();
+        rows.into_iter().map(|row| row.3).collect()
+    }
+
+    #[tokio::test]
+    async fn listing_for_an_account_searches_indexes_and_scans_no_table() {
+        let store = memory_store().await;
+        let details = plan(&store, list_for_account_sql!(), false).await;
         assert!(
             details
                 .iter()
@@ -421,5 +437,31 @@ mod tests {
             details.iter().all(|step| !step.starts_with("SCAN")),
             "a table is scanned: {details:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_page_is_read_through_indexes_only() {
+        use crate::store::Selection;
+        let store = memory_store().await;
+        let selections = [
+            Selection::All,
+            Selection::Unfiltered,
+            Selection::Account("acc".parse().unwrap()),
+        ];
+        for selection in selections {
+            let details = plan(&store, PAGE.of(&selection), true).await;
+            // Tables are only searched through an index range (`w` and `a`); what is scanned
+            // is a subquery's rows, at most a page each.
+            assert!(
+                details
+                    .iter()
+                    .all(|step| !step.starts_with("SCAN w") && !step.starts_with("SCAN a")),
+                "{selection:?}: {details:?}"
+            );
+            assert!(
+                details.iter().any(|step| step.contains("USING")),
+                "{selection:?}: {details:?}"
+            );
+        }
     }
 }

@@ -22,9 +22,10 @@ pub mod queue;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use webhook_kit::{
     AccountFilter, AccountId, AccountType, CreateWebhookRequest, DestinationPolicy, Error,
-    MAX_ACCOUNT_IDS, MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, MAX_URL_LEN, OrganizationId,
-    PreviousSecret, Scope, Secret, StoreError, UpdateWebhookRequest, Webhook, WebhookId,
-    WebhookParts, WebhookResponse, WebhookSecretResponse, WebhookStore, Webhooks,
+    MAX_ACCOUNT_IDS, MAX_PAGE_LIMIT, MAX_PREVIOUS_SECRETS, MAX_ROTATION_OVERLAP, MAX_URL_LEN,
+    OrganizationId, PageRequest, PreviousSecret, Scope, Secret, Selection, StoreError,
+    UpdateWebhookRequest, Webhook, WebhookId, WebhookParts, WebhookResponse, WebhookSecretResponse,
+    WebhookStore, Webhooks,
 };
 
 /// Generates one `#[tokio::test]` per contract test, each with a store from `$make`.
@@ -39,7 +40,9 @@ macro_rules! webhook_store_contract {
             the_destination_policy_is_configurable,
             list_answers_in_creation_order,
             list_filters_by_account,
-            list_refuses_a_malformed_account_id,
+            list_with_a_malformed_account_id_answers_the_unfiltered,
+            list_page_walks_every_selection_in_order,
+            list_page_refusals_change_nothing,
             get_refusals_change_nothing,
             update_follows_the_seed,
             update_refusals_change_nothing,
@@ -263,7 +266,7 @@ pub async fn create_answers_the_full_secret_once<S: WebhookStore>(store: S) {
     // The full webhook, for signing, is only a separate call away.
     let full_webhook = webhooks.webhook(&scope, &id).await.unwrap();
     assert_eq!(Snapshot::of(&full_webhook), Snapshot::of(&kept));
-    assert_code(webhooks.webhook(&scope, "nope").await, "id_invalid");
+    assert_code(webhooks.webhook(&scope, "nope").await, "not_found");
     let other = new_scope(AccountType::Live);
     assert_code(webhooks.webhook(&other, &id).await, "not_found");
 }
@@ -438,18 +441,177 @@ pub async fn list_filters_by_account<S: WebhookStore>(store: S) {
     );
 }
 
-pub async fn list_refuses_a_malformed_account_id<S: WebhookStore>(store: S) {
+pub async fn list_with_a_malformed_account_id_answers_the_unfiltered<S: WebhookStore>(store: S) {
+    let webhooks = Webhooks::new(store);
+    let scope = new_scope(AccountType::Live);
+    let all = webhooks
+        .create(&scope, create_request("all", &[]))
+        .await
+        .unwrap();
+    webhooks
+        .create(&scope, create_request("a", &["acc_a"]))
+        .await
+        .unwrap();
+    let also_all = webhooks
+        .create(&scope, create_request("all2", &[]))
+        .await
+        .unwrap();
+    let before = listings(webhooks.store(), &[&scope]).await;
+    let long = "a".repeat(256);
+    let unfiltered = [all.webhook().id().clone(), also_all.webhook().id().clone()];
+    for malformed in ["", "acc 1", "acc\u{e9}", &long] {
+        let listed = webhooks.list(&scope, Some(malformed)).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|w| w.id().clone()).collect::<Vec<_>>(),
+            unfiltered,
+            "{malformed:?}"
+        );
+        let page = webhooks
+            .list_page(&scope, Some(malformed), None, 1)
+            .await
+            .unwrap();
+        assert_eq!(page.webhooks.len(), 1);
+        assert_eq!(page.next_starting_after(), Some(&unfiltered[0]));
+    }
+    assert_eq!(listings(webhooks.store(), &[&scope]).await, before);
+}
+
+/// Walks `selection` through the service in pages of `size`; the ids in order.
+async fn walk<S: WebhookStore>(
+    webhooks: &Webhooks<S>,
+    scope: &Scope,
+    account: Option<&str>,
+    size: usize,
+) -> Vec<WebhookId> {
+    let mut walked = Vec::new();
+    let mut after: Option<WebhookId> = None;
+    for _ in 0..1000 {
+        let page = webhooks
+            .list_page(scope, account, after.as_ref().map(WebhookId::as_str), size)
+            .await
+            .unwrap();
+        assert!(page.webhooks.len() <= size);
+        walked.extend(page.webhooks.iter().map(|w| w.id().clone()));
+        match page.next_starting_after() {
+            Some(next) => after = Some(next.clone()),
+            None => return walked,
+        }
+    }
+    panic!("the walk did not end");
+}
+
+pub async fn list_page_walks_every_selection_in_order<S: WebhookStore>(store: S) {
+    let webhooks = Webhooks::new(store);
+    let scope = new_scope(AccountType::Test);
+    let neighbour = Scope::new(scope.organization().clone(), AccountType::Live);
+    for index in 0..23 {
+        let accounts: &[&str] = match index % 3 {
+            0 => &[],
+            1 => &["acc_a"],
+            _ => &["acc_a", "acc_b"],
+        };
+        webhooks
+            .create(&scope, create_request(&format!("w{index}"), accounts))
+            .await
+            .unwrap();
+        webhooks
+            .create(&neighbour, create_request(&format!("n{index}"), accounts))
+            .await
+            .unwrap();
+    }
+    for account in [
+        None,
+        Some("acc_a"),
+        Some("acc_b"),
+        Some("acc_z"),
+        Some("bad id"),
+    ] {
+        let listed: Vec<WebhookId> = webhooks
+            .list(&scope, account)
+            .await
+            .unwrap()
+            .iter()
+            .map(|w| w.id().clone())
+            .collect();
+        for size in [1, 4, 7, 23, 1000] {
+            assert_eq!(
+                walk(&webhooks, &scope, account, size).await,
+                listed,
+                "{account:?} in pages of {size}"
+            );
+        }
+    }
+    // Straight from the store: a page starts after any id, stored or not.
+    let all = webhooks.store().list(&scope, None).await.unwrap();
+    let middle = all[10].id().clone();
+    webhooks.delete(&scope, middle.as_str()).await.unwrap();
+    let page = webhooks
+        .store()
+        .list_page(&scope, &PageRequest::first(Selection::All, 3).after(middle))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|w| w.id().clone()).collect::<Vec<_>>(),
+        all[11..14]
+            .iter()
+            .map(|w| w.id().clone())
+            .collect::<Vec<_>>()
+    );
+    let unfiltered = webhooks
+        .store()
+        .list_page(&scope, &PageRequest::first(Selection::Unfiltered, 100))
+        .await
+        .unwrap();
+    assert_eq!(unfiltered.len(), 8);
+    assert!(
+        unfiltered
+            .iter()
+            .all(|w| w.account_filter().is_all() && w.scope() == &scope)
+    );
+    let last = all.last().unwrap().id().clone();
+    let after_last = PageRequest::first(Selection::Account(account("acc_a")), 5).after(last);
+    assert!(
+        webhooks
+            .store()
+            .list_page(&scope, &after_last)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let nobody = new_scope(AccountType::Test);
+    let empty = PageRequest::first(Selection::All, 5);
+    assert!(
+        webhooks
+            .store()
+            .list_page(&nobody, &empty)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn list_page_refusals_change_nothing<S: WebhookStore>(store: S) {
     let One {
         webhooks, scope, ..
     } = one(store, AccountType::Live, "a", &[]).await;
     let before = listings(webhooks.store(), &[&scope]).await;
-    let long = "a".repeat(256);
-    for malformed in ["", "acc 1", "acc\u{e9}", &long] {
+    for limit in [0, MAX_PAGE_LIMIT + 1, usize::MAX] {
         assert_code(
-            webhooks.list(&scope, Some(malformed)).await,
-            "account_ids_invalid",
+            webhooks.list_page(&scope, None, None, limit).await,
+            "query_invalid",
         );
     }
+    for malformed in MALFORMED_IDS {
+        assert_code(
+            webhooks.list_page(&scope, None, Some(malformed), 10).await,
+            "query_invalid",
+        );
+    }
+    let page = webhooks
+        .list_page(&scope, None, None, MAX_PAGE_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!((page.webhooks.len(), page.has_more), (1, false));
     assert_eq!(listings(webhooks.store(), &[&scope]).await, before);
 }
 
@@ -462,7 +624,8 @@ pub async fn get_refusals_change_nothing<S: WebhookStore>(store: S) {
     } = one(store, AccountType::Live, "a", &[]).await;
     let before = listings(webhooks.store(), &[&scope]).await;
     for malformed in MALFORMED_IDS {
-        assert_code(webhooks.get(&scope, malformed).await, "id_invalid");
+        // An id that cannot exist is not found (the seed lists no 400 for get).
+        assert_code(webhooks.get(&scope, malformed).await, "not_found");
     }
     let unknown = WebhookId::generate();
     let error = webhooks.get(&scope, unknown.as_str()).await.unwrap_err();
@@ -602,7 +765,7 @@ pub async fn delete_refusals_change_nothing<S: WebhookStore>(store: S) {
     } = one(store, AccountType::Live, "a", &[]).await;
     let before = listings(webhooks.store(), &[&scope]).await;
     for malformed in MALFORMED_IDS {
-        assert_code(webhooks.delete(&scope, malformed).await, "id_invalid");
+        assert_code(webhooks.delete(&scope, malformed).await, "not_found");
     }
     let unknown = WebhookId::generate();
     assert_code(webhooks.delete(&scope, unknown.as_str()).await, "not_found");
@@ -735,15 +898,12 @@ pub async fn rotation_refusals_change_nothing<S: WebhookStore>(store: S) {
         );
     }
     for malformed in MALFORMED_IDS {
-        assert_code(
-            webhooks.rotate_secret(&scope, malformed).await,
-            "id_invalid",
-        );
+        assert_code(webhooks.rotate_secret(&scope, malformed).await, "not_found");
         assert_code(
             webhooks
                 .rotate_secret_with_overlap(&scope, malformed, TimeDelta::hours(1))
                 .await,
-            "id_invalid",
+            "not_found",
         );
     }
     let unknown = WebhookId::generate();

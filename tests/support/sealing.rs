@@ -342,6 +342,13 @@ pub async fn one_corrupted_row_does_not_take_down_its_scope<S: SqlBackend>(plain
     assert_eq!(listed_hints, hints);
     let got = service.get(&scope, broken.as_str()).await.unwrap();
     assert_eq!(got.secret_last4(), hints[1]);
+    let page = service.list_page(&scope, None, None, 10).await.unwrap();
+    let paged_hints: Vec<&str> = page
+        .webhooks
+        .iter()
+        .map(|hook| hook.secret_last4())
+        .collect();
+    assert_eq!(paged_hints, hints);
 
     let error = service.webhook(&scope, broken.as_str()).await.unwrap_err();
     assert_eq!(error.code(), "webhook_unreadable");
