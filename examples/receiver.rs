@@ -162,7 +162,7 @@ mod tests {
         let not_json = b"not json";
         let signed = signer.headers_now("msg_x", not_json).unwrap();
         let send = || {
-            let mut request = reqwest::Client::new().post(&url).body(not_json.to_vec());
+            let mut request = client().post(&url).body(not_json.to_vec());
             for (name, value) in signed.pairs() {
                 request = request.header(name, value);
             }

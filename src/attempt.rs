@@ -34,6 +34,12 @@ use crate::delivery::Delivery;
 pub trait Transport: Send + Sync {
     /// Sends `delivery` once and tells what happened.
     fn attempt(&self, delivery: &Delivery) -> impl Future<Output = Attempt> + Send;
+
+    /// The longest an attempt can take, when the transport bounds it: a delivery worker
+    /// refuses a lease that is not longer. `None` (the default) when unknown.
+    fn timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// What the worker should do after an attempt, following the Standard Webhooks
@@ -103,6 +109,22 @@ impl ErrorKind {
             Self::Body => "body",
             Self::Internal => "internal",
         }
+    }
+
+    /// The kind of a code, as [`code`](Self::code) writes it.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            Self::Dns,
+            Self::Connect,
+            Self::Tls,
+            Self::Timeout,
+            Self::DestinationNotAllowed,
+            Self::Redirect,
+            Self::Body,
+            Self::Internal,
+        ]
+        .into_iter()
+        .find(|kind| kind.code() == code)
     }
 
     /// Whether the failure is the endpoint's (or its network's): every kind but

@@ -42,15 +42,19 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::error::Error;
 use crate::event::Event;
+use crate::id::DeliveryId;
 use crate::id::{EventId, WebhookId};
 use crate::secret::Secret;
 use crate::service::Webhooks;
 use crate::signature::{
     HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, SecretsError, SignError, SignedHeaders, Signer,
 };
-use crate::store::{StoreError, UnreadableWebhook, WebhookStore};
+use crate::store::queue::{AttemptRecord, DeliveryState, QueuedDelivery};
+use crate::store::{DeliveryStore, StoreError, UnreadableWebhook, WebhookStore};
 use crate::url::WebhookUrl;
+use crate::webhook::Scope;
 use crate::webhook::Webhook;
 
 /// The `content-type` of every delivery. Standard Webhooks payloads are JSON; an event whose
@@ -499,5 +503,207 @@ impl<S: WebhookStore> Webhooks<S> {
             .filter(|webhook| routes(webhook, event))
             .map(|webhook| Delivery::sign(webhook, event, timestamp, at))
             .transpose()
+    }
+}
+
+impl<S: WebhookStore> Webhooks<S> {
+    /// The webhooks that get `event`, as [`deliveries`](Self::deliveries) routes, and those
+    /// that may (matched by the store's index but unreadable now: a secret that does not
+    /// open). The worker reads each again at every attempt, so an unreadable one is retried
+    /// as our own failure and routed properly once it reads again; no event is lost to it.
+    pub(crate) async fn targets(&self, event: &Event) -> Result<Vec<WebhookId>, DeliveryError> {
+        let listing = self
+            .store()
+            .list_readable(event.scope(), Some(event.account()))
+            .await
+            .map_err(DeliveryError::Store)?;
+        let mut targets: Vec<WebhookId> = listing
+            .webhooks
+            .into_iter()
+            .filter(|webhook| routes(webhook, event))
+            .map(|webhook| webhook.id().clone())
+            .collect();
+        targets.extend(
+            listing
+                .unreadable
+                .iter()
+                .map(|unreadable| unreadable.webhook_id().clone()),
+        );
+        Ok(targets)
+    }
+}
+
+impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
+    /// Puts `event` in the delivery queue: one pending delivery per webhook that gets it (as
+    /// [`deliveries`](Self::deliveries) routes), due now, the body stored once. A
+    /// [`DeliveryWorker`](crate::DeliveryWorker) sends them, signing each attempt afresh.
+    /// Enqueueing an event id already queued in the event's scope adds nothing, so a host
+    /// that retries after a crash does not send twice. Answers the new deliveries.
+    ///
+    /// ```
+    /// use webhook_kit::{
+    ///     AccountType, CreateWebhookRequest, Event, EventId, MemoryStore, Scope, Webhooks,
+    /// };
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let webhooks = Webhooks::new(MemoryStore::new());
+    /// let scope = Scope::new("org_1".parse().unwrap(), AccountType::Live);
+    /// let url = "https://example.com/hook".parse().unwrap();
+    /// webhooks.create(&scope, CreateWebhookRequest::new(url)).await.unwrap();
+    ///
+    /// let event = Event::new(EventId::generate(), scope, "acc_1".parse().unwrap(), &b"{}"[..]);
+    /// assert_eq!(webhooks.enqueue(&event).await.unwrap().len(), 1);
+    /// assert!(webhooks.enqueue(&event).await.unwrap().is_empty(), "once per event id");
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`DeliveryError::Store`] when a store fails (nothing is queued).
+    pub async fn enqueue(&self, event: &Event) -> Result<Vec<DeliveryId>, DeliveryError> {
+        self.enqueue_at(event, Utc::now()).await
+    }
+
+    /// [`enqueue`](crate::Webhooks::enqueue) inside the host's transaction: the webhooks
+    /// are routed through the store's pool, the deliveries written on `conn`, so they
+    /// commit (or roll back) with the host's own writes — an outbox.
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     webhooks: webhook_kit::Webhooks<webhook_kit::PostgresStore>,
+    /// #     event: webhook_kit::Event,
+    /// # ) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut tx = webhooks.store().pool().begin().await?;
+    /// // … the host's own writes on `tx` …
+    /// webhooks.enqueue_in(&mut tx, &event).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`DeliveryError::Store`](crate::DeliveryError::Store) when a store fails.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    pub async fn enqueue_in(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        event: &crate::Event,
+    ) -> Result<Vec<crate::DeliveryId>, crate::DeliveryError>
+    where
+        S: std::borrow::Borrow<crate::PostgresStore>,
+    {
+        let targets = self.targets(event).await?;
+        self.store()
+            .borrow()
+            .enqueue_in(conn, event, &targets, chrono::Utc::now())
+            .await
+            .map_err(crate::DeliveryError::Store)
+    }
+
+    /// [`enqueue`](Self::enqueue) with the deliveries due at `now` (from the worker's
+    /// [`Clock`](crate::Clock), in tests).
+    ///
+    /// # Errors
+    ///
+    /// As [`enqueue`](Self::enqueue).
+    pub async fn enqueue_at(
+        &self,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryId>, DeliveryError> {
+        let targets = self.targets(event).await?;
+        self.store()
+            .enqueue(event, &targets, now)
+            .await
+            .map_err(DeliveryError::Store)
+    }
+}
+
+/// The history and operations of queued deliveries, for a host's API: ids taken as text and
+/// parsed (`id_invalid`), everything inside the caller's scope (another scope's webhook or
+/// delivery is `not_found`), times from the system clock.
+impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
+    /// The deliveries of the webhook `webhook_id` of `scope`, oldest first: only those in
+    /// `state` when given, after the delivery `after` (paging), at most `limit` (itself at
+    /// most [`MAX_BATCH`](crate::MAX_BATCH)).
+    ///
+    /// # Errors
+    ///
+    /// `not_found` when `scope` has no such webhook (a malformed webhook id included, as
+    /// for [`get`](Self::get)); `id_invalid` for a malformed `after`; `internal_error`.
+    pub async fn delivery_history(
+        &self,
+        scope: &Scope,
+        webhook_id: &str,
+        state: Option<DeliveryState>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<QueuedDelivery>, Error> {
+        let webhook = self.webhook(scope, webhook_id).await?;
+        let after = after.map(str::parse::<DeliveryId>).transpose()?;
+        Ok(self
+            .store()
+            .deliveries(scope, webhook.id(), state, after.as_ref(), limit)
+            .await?)
+    }
+
+    /// The attempts of the delivery `delivery_id` of `scope`, in order.
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found`; `internal_error`.
+    pub async fn delivery_attempts(
+        &self,
+        scope: &Scope,
+        delivery_id: &str,
+    ) -> Result<Vec<AttemptRecord>, Error> {
+        let id: DeliveryId = delivery_id.parse()?;
+        Ok(self.store().attempts(scope, &id).await?)
+    }
+
+    /// Sends the delivery `delivery_id` of `scope` again now: one manual attempt for a
+    /// delivered, failed or cancelled one; a pending one is only hurried.
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found`; `conflict` while a worker is attempting it;
+    /// `internal_error`.
+    pub async fn resend(&self, scope: &Scope, delivery_id: &str) -> Result<(), Error> {
+        let id: DeliveryId = delivery_id.parse()?;
+        Ok(self.store().redeliver(scope, &id, Utc::now()).await?)
+    }
+
+    /// Gives the failed deliveries of the webhook `webhook_id` of `scope` enqueued since
+    /// `since` one manual attempt each, oldest first, at most `limit` (itself at most
+    /// [`MAX_BATCH`](crate::MAX_BATCH)); answers how many.
+    ///
+    /// # Errors
+    ///
+    /// `not_found` when `scope` has no such webhook (a malformed id included);
+    /// `internal_error`.
+    pub async fn recover(
+        &self,
+        scope: &Scope,
+        webhook_id: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<usize, Error> {
+        let webhook = self.webhook(scope, webhook_id).await?;
+        Ok(self
+            .store()
+            .recover(scope, webhook.id(), since, Utc::now(), limit)
+            .await?)
+    }
+
+    /// Cancels the delivery `delivery_id` of `scope` (see
+    /// [`DeliveryStore::cancel`](crate::DeliveryStore::cancel)).
+    ///
+    /// # Errors
+    ///
+    /// `id_invalid`; `not_found`; `internal_error`.
+    pub async fn cancel_delivery(&self, scope: &Scope, delivery_id: &str) -> Result<(), Error> {
+        let id: DeliveryId = delivery_id.parse()?;
+        Ok(self.store().cancel(scope, &id, Utc::now()).await?)
     }
 }

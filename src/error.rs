@@ -45,7 +45,8 @@ pub enum Error {
     /// No webhook with this id exists in the caller's scope.
     #[error("webhook not found")]
     NotFound,
-    /// The webhook kept changing under the operation; trying again may succeed.
+    /// The webhook kept changing under the operation, or the delivery is being attempted
+    /// right now; trying again may succeed.
     #[error("the webhook was changed concurrently, try again")]
     Conflict,
     /// The webhook is stored but cannot be read: its secret does not open (a wrong key, a
@@ -158,7 +159,7 @@ impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Error::NotFound,
-            StoreError::Conflict { .. } => Error::Conflict,
+            StoreError::Conflict { .. } | StoreError::InFlight => Error::Conflict,
             StoreError::Unreadable(unreadable) => Error::Unreadable(unreadable),
             other => Error::Store(other),
         }

@@ -21,6 +21,8 @@ pub enum IdKind {
     Organization,
     /// An [`EventId`].
     Event,
+    /// A [`DeliveryId`].
+    Delivery,
 }
 
 impl fmt::Display for IdKind {
@@ -30,6 +32,7 @@ impl fmt::Display for IdKind {
             IdKind::Account => "account id",
             IdKind::Organization => "organization id",
             IdKind::Event => "event id",
+            IdKind::Delivery => "delivery id",
         })
     }
 }
@@ -56,7 +59,9 @@ impl InvalidId {
     pub fn code(&self) -> &'static str {
         match self.kind {
             IdKind::Account => "account_ids_invalid",
-            IdKind::Webhook | IdKind::Organization | IdKind::Event => "id_invalid",
+            IdKind::Webhook | IdKind::Organization | IdKind::Event | IdKind::Delivery => {
+                "id_invalid"
+            }
         }
     }
 }
@@ -138,25 +143,39 @@ impl FromStr for WebhookId {
     type Err = InvalidId;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = |reason| InvalidId::new(IdKind::Webhook, reason);
-        if text.is_empty() {
-            return Err(invalid("empty"));
-        }
-        if text.len() != WEBHOOK_ID_PREFIX.len() + WEBHOOK_ID_DIGITS {
-            return Err(invalid("wrong length"));
-        }
-        let digits = text
-            .strip_prefix(WEBHOOK_ID_PREFIX)
-            .ok_or(invalid("must start with `wh_`"))?;
-        if !digits.bytes().all(|byte| ALPHABET.contains(&byte)) {
-            return Err(invalid("only lowercase base-32 digits may follow `wh_`"));
-        }
-        // 26 digits hold 130 bits; the first may only carry the top 3 of a 128-bit value.
-        if digits.as_bytes()[0] > b'7' {
-            return Err(invalid("out of range"));
-        }
+        check_time_ordered(
+            text,
+            (WEBHOOK_ID_PREFIX, "must start with `wh_`"),
+            IdKind::Webhook,
+        )?;
         Ok(Self(text.to_owned()))
     }
+}
+
+/// Checks the shape of a time-ordered id: `prefix` and 26 base-32 digits of a 128-bit value.
+fn check_time_ordered(
+    text: &str,
+    (prefix, missing_prefix): (&str, &'static str),
+    kind: IdKind,
+) -> Result<(), InvalidId> {
+    let invalid = |reason| InvalidId::new(kind, reason);
+    if text.is_empty() {
+        return Err(invalid("empty"));
+    }
+    if text.len() != prefix.len() + WEBHOOK_ID_DIGITS {
+        return Err(invalid("wrong length"));
+    }
+    let digits = text.strip_prefix(prefix).ok_or(invalid(missing_prefix))?;
+    if !digits.bytes().all(|byte| ALPHABET.contains(&byte)) {
+        return Err(invalid(
+            "only lowercase base-32 digits may follow the prefix",
+        ));
+    }
+    // 26 digits hold 130 bits; the first may only carry the top 3 of a 128-bit value.
+    if digits.as_bytes()[0] > b'7' {
+        return Err(invalid("out of range"));
+    }
+    Ok(())
 }
 
 impl TryFrom<String> for WebhookId {
@@ -174,6 +193,71 @@ impl From<WebhookId> for String {
 }
 
 impl fmt::Display for WebhookId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+const DELIVERY_ID_PREFIX: &str = "dlv_";
+
+/// The id of a queued delivery (one event for one webhook): `dlv_` and 26 base-32 digits,
+/// time-ordered like [`WebhookId`]s.
+///
+/// ```
+/// use webhook_kit::DeliveryId;
+///
+/// let id = DeliveryId::generate();
+/// assert_eq!(id.as_str().parse::<DeliveryId>(), Ok(id));
+/// assert_eq!("wh_nope".parse::<DeliveryId>().unwrap_err().code(), "id_invalid");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DeliveryId(String);
+
+impl DeliveryId {
+    /// Makes a new id, greater than every id this process made before.
+    ///
+    /// # Panics
+    ///
+    /// When the operating system's random number generator fails, as `rand` does.
+    pub fn generate() -> Self {
+        Self(encode_base32(DELIVERY_ID_PREFIX, next_time_ordered()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for DeliveryId {
+    type Err = InvalidId;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        check_time_ordered(
+            text,
+            (DELIVERY_ID_PREFIX, "must start with `dlv_`"),
+            IdKind::Delivery,
+        )?;
+        Ok(Self(text.to_owned()))
+    }
+}
+
+impl TryFrom<String> for DeliveryId {
+    type Error = InvalidId;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<DeliveryId> for String {
+    fn from(id: DeliveryId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for DeliveryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

@@ -6,10 +6,14 @@ mod account;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod api;
 mod attempt;
+mod clock;
 mod delivery;
 mod error;
 mod event;
+mod health;
 mod id;
+mod observer;
+mod schedule;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod seal;
 mod secret;
@@ -23,15 +27,30 @@ mod store;
 mod url;
 mod webhook;
 mod wire;
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub mod worker;
 
 pub use account::{AccountFilter, AccountType, InvalidAccountType, MAX_ACCOUNT_IDS};
 pub use attempt::{Attempt, AttemptError, ErrorKind, Outcome, Transport};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use delivery::{
     CONTENT_TYPE, Deliveries, Delivery, DeliveryError, HEADER_CONTENT_TYPE, UnsendableUrl,
 };
 pub use error::{Error, ErrorBody, MAX_ECHOED_CHARS};
 pub use event::Event;
-pub use id::{AccountId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId};
+pub use health::{
+    DEFAULT_DISABLE_AFTER, DEFAULT_EXHAUSTION_SPREAD, EndpointHealth, HealthChange, HealthPolicy,
+    Observation,
+};
+pub use id::{
+    AccountId, DeliveryId, EventId, IdKind, InvalidId, MAX_NAME_LEN, OrganizationId, WebhookId,
+};
+pub use observer::{DisableReason, IgnoreNotices, Notice, Observer};
+pub use schedule::{
+    DEFAULT_JITTER_PERCENT, DEFAULT_MAX_RETRY_AFTER, MAX_JITTER_PERCENT, MAX_RETRIES,
+    MAX_RETRY_DELAY, NextStep, RetrySchedule, STANDARD_RETRY_DELAYS, ScheduleError,
+};
 pub use secret::{
     GENERATED_KEY_LEN, MAX_KEY_LEN, MAX_LENIENT_KEY_LEN, MIN_KEY_LEN, SECRET_PREFIX, Secret,
     SecretError, mask,
@@ -45,9 +64,13 @@ pub use signature::{
 pub use signing_key::{
     Ed25519KeyError, PUBLIC_KEY_PREFIX, PublicKey, SIGNING_KEY_PREFIX, SigningKey,
 };
+pub use store::queue::{
+    AttemptRecord, Claim, ClaimToken, DeliveryState, Finish, MAX_BATCH, MAX_KEPT_RESPONSE,
+    QueuedDelivery, Trigger,
+};
 pub use store::{
-    BoxError, Listing, MAX_PAGE_LIMIT, MemoryStore, PageRequest, Selection, StoreError,
-    UnreadableWebhook, WebhookStore,
+    BoxError, DeliveryStore, Listing, MAX_PAGE_LIMIT, MemoryStore, PageRequest, Selection,
+    StoreError, UnreadableWebhook, WebhookStore,
 };
 pub use url::{DestinationPolicy, MAX_URL_LEN, Refusal, SEED_URL_PATTERN, UrlError, WebhookUrl};
 pub use webhook::{
@@ -73,3 +96,7 @@ pub use store::sql::{NoKeyringToReseal, ResealBatch, ResealReport, RowError, Sch
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::sqlite::{SQLITE_BUSY_TIMEOUT, SqliteStore};
+
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub use worker::{DeliveryWorker, RunReport, WorkerBuilder, WorkerError};

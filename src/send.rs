@@ -240,6 +240,10 @@ impl Exchange {
 }
 
 impl Transport for HttpsTransport {
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.inner.timeout)
+    }
+
     async fn attempt(&self, delivery: &Delivery) -> Attempt {
         let started_at = Utc::now();
         let clock = Instant::now();

@@ -368,6 +368,22 @@ impl<S: WebhookStore> Webhooks<S> {
         Ok(WebhookSecretResponse::with_full_secret(&rotated))
     }
 
+    /// Disables the webhook `id` of `scope` (the delivery worker's health rule); answers
+    /// whether it was enabled until now.
+    #[cfg(feature = "worker")]
+    pub(crate) async fn disable(&self, scope: &Scope, id: &WebhookId) -> Result<bool, Error> {
+        match self.store.get(scope, id).await? {
+            Some(webhook) if webhook.enabled() => {}
+            _ => return Ok(false),
+        }
+        self.change(scope, id, |webhook| {
+            webhook.set_enabled(false);
+            Ok(())
+        })
+        .await?;
+        Ok(true)
+    }
+
     /// Reads the webhook, applies `merge` to the next revision of it and writes it back if
     /// nobody wrote in between; tries again otherwise, at most `max_attempts` times.
     async fn change(

@@ -1,13 +1,16 @@
-//! Where webhooks are kept: the [`WebhookStore`] trait, its error and [`MemoryStore`].
+//! Where webhooks and their deliveries are kept: the [`WebhookStore`] and
+//! [`DeliveryStore`] traits, their error and [`MemoryStore`].
 //!
 //! The trait's documentation shows how to implement a store of your own.
 
 mod memory;
+pub(crate) mod queue;
 
 use std::future::Future;
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
+pub use queue::DeliveryStore;
 
 use crate::id::{AccountId, WebhookId};
 use crate::webhook::{Scope, Webhook};
@@ -97,8 +100,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// No webhook with this id in this scope.
-    #[error("webhook not found")]
+    /// No webhook (or delivery) with this id in this scope.
+    #[error("not found")]
     NotFound,
     /// A webhook with this id is stored already.
     #[error("webhook already exists")]
@@ -111,6 +114,13 @@ pub enum StoreError {
         /// The revision stored now.
         actual: u64,
     },
+    /// The claim's token no longer holds: the lease ran out and the delivery was claimed
+    /// again, or it was cancelled or redelivered meanwhile. Nothing was written.
+    #[error("the claim no longer holds")]
+    LeaseLost,
+    /// The delivery is being attempted by a worker now.
+    #[error("the delivery is in flight")]
+    InFlight,
     /// One stored webhook cannot be read (its secret does not open, or a column holds a
     /// value the store never writes); the others can.
     #[error(transparent)]

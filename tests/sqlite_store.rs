@@ -4,3 +4,7 @@ mod contract;
 mod support;
 
 contract::webhook_store_contract!(support::sqlite_store);
+
+mod queue {
+    crate::contract::queue::delivery_store_contract!(crate::support::fresh_sqlite_store);
+}

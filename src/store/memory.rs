@@ -1,10 +1,21 @@
-//! [`MemoryStore`]: webhooks in the process's memory, indexed per scope and per account.
+//! [`MemoryStore`]: webhooks in the process's memory, indexed per scope and per account,
+//! and the delivery queue (`memory/queue.rs`).
+
+mod queue;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
-use crate::id::{AccountId, WebhookId};
+use chrono::{DateTime, Utc};
+
+use crate::event::Event;
+use crate::health::{HealthChange, Observation};
+use crate::id::{AccountId, DeliveryId, WebhookId};
+use crate::store::queue::{
+    AttemptRecord, Claim, DeliveryState, DeliveryStore, Finish, QueuedDelivery,
+};
 use crate::store::{PageRequest, Selection, StoreError, WebhookStore};
 use crate::webhook::{Scope, Webhook};
 
@@ -32,6 +43,7 @@ use crate::webhook::{Scope, Webhook};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    queue: Mutex<queue::Queue>,
 }
 
 #[derive(Debug, Default)]
@@ -149,6 +161,120 @@ impl MemoryStore {
         let guard = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         self.inner.clear_poison();
         guard
+    }
+
+    fn queue(&self) -> MutexGuard<'_, queue::Queue> {
+        let guard = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        self.queue.clear_poison();
+        guard
+    }
+}
+
+/// The queue in memory: every call completes on its first poll, under one lock.
+impl DeliveryStore for MemoryStore {
+    async fn enqueue(
+        &self,
+        event: &Event,
+        webhooks: &[WebhookId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryId>, StoreError> {
+        Ok(self.queue().enqueue(event, webhooks, now))
+    }
+
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Claim>, StoreError> {
+        Ok(self.queue().claim(now, lease, limit))
+    }
+
+    async fn finish(
+        &self,
+        claim: &Claim,
+        finish: Finish,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.queue().finish(claim, finish, now)
+    }
+
+    async fn release(&self, claim: &Claim) -> Result<(), StoreError> {
+        self.queue().release(claim)
+    }
+
+    async fn delivery(
+        &self,
+        scope: &Scope,
+        id: &DeliveryId,
+    ) -> Result<Option<QueuedDelivery>, StoreError> {
+        Ok(self.queue().delivery(scope, id))
+    }
+
+    async fn deliveries(
+        &self,
+        scope: &Scope,
+        webhook_id: &WebhookId,
+        state: Option<DeliveryState>,
+        after: Option<&DeliveryId>,
+        limit: usize,
+    ) -> Result<Vec<QueuedDelivery>, StoreError> {
+        Ok(self
+            .queue()
+            .deliveries(scope, webhook_id, state, after, limit))
+    }
+
+    async fn attempts(
+        &self,
+        scope: &Scope,
+        id: &DeliveryId,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        self.queue().attempts(scope, id)
+    }
+
+    async fn redeliver(
+        &self,
+        scope: &Scope,
+        id: &DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.queue().redeliver(scope, id, now)
+    }
+
+    async fn recover(
+        &self,
+        scope: &Scope,
+        webhook_id: &WebhookId,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        Ok(self.queue().recover(scope, webhook_id, since, now, limit))
+    }
+
+    async fn cancel(
+        &self,
+        scope: &Scope,
+        id: &DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.queue().cancel(scope, id, now)
+    }
+
+    async fn prune(&self, before: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        Ok(self.queue().prune(before, limit))
+    }
+
+    async fn observe_health(
+        &self,
+        scope: &Scope,
+        webhook_id: &WebhookId,
+        observation: Observation,
+        now: DateTime<Utc>,
+    ) -> Result<HealthChange, StoreError> {
+        Ok(self
+            .queue()
+            .observe_health(scope, webhook_id, observation, now))
     }
 }
 

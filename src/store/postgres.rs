@@ -348,3 +348,29 @@ impl WebhookStore for PostgresStore {
         }
     }
 }
+
+crate::store::sql::queue::sql_delivery_store!(
+    PostgresStore,
+    sqlx::PgConnection,
+    sqlx::postgres::PgRow,
+    crate::store::sql::queue::POSTGRES_LOCKING
+);
+
+impl PostgresStore {
+    /// [`DeliveryStore::enqueue`](crate::DeliveryStore::enqueue) on the host's own
+    /// connection or transaction: the deliveries commit or roll back with the host's data.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    pub async fn enqueue_in(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        event: &crate::Event,
+        webhooks: &[WebhookId],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::DeliveryId>, StoreError> {
+        self.ready().await?;
+        Self::enqueue_on(conn, event, webhooks, now).await
+    }
+}

@@ -19,6 +19,8 @@ use crate::url::WebhookUrl;
 use crate::webhook::{PreviousSecret, Scope, Webhook, WebhookParts};
 use crate::wire::WebhookResponse;
 
+pub(crate) mod queue;
+
 /// The table where the SQL stores record the migrations they applied; their own, so that
 /// the host's migrations in the same database never mix with the crate's.
 pub(crate) const MIGRATIONS_TABLE: &str = "webhook_kit_migrations";

@@ -384,6 +384,13 @@ impl WebhookStore for SqliteStore {
     }
 }
 
+crate::store::sql::queue::sql_delivery_store!(
+    SqliteStore,
+    sqlx::SqliteConnection,
+    SqliteRow,
+    crate::store::sql::queue::SQLITE_LOCKING
+);
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

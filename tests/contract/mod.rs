@@ -17,6 +17,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod concurrency;
+pub mod queue;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use webhook_kit::{

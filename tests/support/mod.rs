@@ -40,6 +40,32 @@ pub async fn sqlite_store() -> webhook_kit::SqliteStore {
         .with_keyring(keyring())
 }
 
+/// A store on a new, empty, migrated SQLite file of its own (for the queue's contract,
+/// whose claims take whatever is due in the whole store).
+#[cfg(feature = "sqlite")]
+pub async fn fresh_sqlite_store() -> webhook_kit::SqliteStore {
+    let name = format!("queue-{}.db", WebhookId::generate());
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let store = webhook_kit::SqliteStore::open(&path)
+        .await
+        .unwrap()
+        .with_keyring(keyring());
+    store.migrate().await.unwrap();
+    store
+}
+
+/// A store on a new, empty, migrated PostgreSQL database of its own.
+#[cfg(feature = "postgres")]
+pub async fn fresh_postgres_store() -> webhook_kit::PostgresStore {
+    let url = postgres::fresh_database().await;
+    let store = webhook_kit::PostgresStore::connect(&url)
+        .await
+        .unwrap()
+        .with_keyring(keyring());
+    store.migrate().await.unwrap();
+    store
+}
+
 /// A store with its own pool on the PostgreSQL database this test binary shares (migrated
 /// once), sealing secrets with [`keyring`].
 #[cfg(feature = "postgres")]

@@ -1,0 +1,312 @@
+//! End-to-end delivery through the queue against the bare transport, in the same run:
+//! enqueue to the receiver's `2xx`, 1 KiB bodies, a loopback HTTPS receiver that verifies
+//! each signature; 16 tasks enqueue and the worker has 16 attempts in flight, as the bare
+//! transport has 16 requests in flight. Prints deliveries per second for each and the ratio to the bare rate.
+//!
+//! ```text
+//! flock /work/bench.lock cargo bench --all-features --bench queue
+//! ```
+//!
+//! Not criterion: one measurement is a whole flow of `DELIVERIES` deliveries; the rounds
+//! alternate between contenders so that load on the machine falls on all alike, and the
+//! median round is reported.
+
+#[path = "../tests/support/https.rs"]
+mod https;
+#[path = "../tests/support/postgres.rs"]
+mod postgres;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use https::{Cert, Receiver, Reply};
+use tokio::sync::Semaphore;
+use webhook_kit::send::{HttpsTransport, StaticResolver};
+use webhook_kit::{
+    AccountFilter, AccountType, Delivery, DeliveryStore, DeliveryWorker, Event, EventId,
+    MemoryStore, PostgresStore, Scope, SqliteStore, Transport, Verifier, Webhook, WebhookStore,
+    Webhooks,
+};
+
+const HOST: &str = "hooks.example.test";
+const DELIVERIES: usize = 500;
+const CONCURRENCY: usize = 16;
+const ROUNDS: usize = 5;
+
+fn transport(cert: &Cert) -> HttpsTransport {
+    HttpsTransport::builder()
+        .resolver(StaticResolver::new().with(HOST, [IpAddr::V4(Ipv4Addr::LOCALHOST)]))
+        .add_root_certificates_pem(cert.pem.as_bytes())
+        .allow_network("127.0.0.0/8".parse().expect("network"))
+        .build()
+        .expect("transport")
+}
+
+fn body(n: usize) -> Vec<u8> {
+    let mut body = format!(r#"{{"n":{n},"pad":""#).into_bytes();
+    body.resize(1024 - 2, b'x');
+    body.extend_from_slice(b"\"}");
+    body
+}
+
+struct Flow {
+    cert: Cert,
+    receiver: Receiver,
+    webhook: Webhook,
+    scope: Scope,
+}
+
+impl Flow {
+    async fn new() -> Self {
+        let cert = Cert::new(&[HOST]);
+        let scope = Scope::new("org_bench".parse().expect("org"), AccountType::Live);
+        let draft = Webhook::new(
+            scope.clone(),
+            "https://example.com/x".parse().expect("url"),
+            AccountFilter::default(),
+        );
+        // The receiver verifies with the webhook's secret; the URL then names its port.
+        let verifier = Verifier::from_secret(draft.secret());
+        let receiver = Receiver::start(&cert, Reply::Verify(verifier, 204)).await;
+        let mut parts = draft.into_parts();
+        parts.url = format!("https://{HOST}:{}/hook", receiver.port())
+            .parse()
+            .expect("url");
+        Self {
+            cert,
+            receiver,
+            webhook: Webhook::from_parts(parts),
+            scope,
+        }
+    }
+
+    fn events(&self) -> Vec<Event> {
+        (0..DELIVERIES)
+            .map(|n| {
+                Event::new(
+                    EventId::generate(),
+                    self.scope.clone(),
+                    "acc_1".parse().expect("acc"),
+                    body(n),
+                )
+            })
+            .collect()
+    }
+
+    /// The bare transport: sign and send each event once, `CONCURRENCY` at a time.
+    async fn bare(&self) -> Duration {
+        let transport = Arc::new(transport(&self.cert));
+        let events = self.events();
+        let before = self.receiver.seen().len();
+        let start = Instant::now();
+        let permits = Arc::new(Semaphore::new(CONCURRENCY));
+        let mut tasks = tokio::task::JoinSet::new();
+        for event in events {
+            let permit = Arc::clone(&permits).acquire_owned().await.expect("permit");
+            let (transport, webhook) = (Arc::clone(&transport), self.webhook.clone());
+            tasks.spawn(async move {
+                let delivery =
+                    Delivery::new(webhook, &event, chrono::Utc::now().timestamp()).expect("sign");
+                let attempt = transport.attempt(&delivery).await;
+                assert_eq!(attempt.status(), Some(204));
+                drop(permit);
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        let elapsed = start.elapsed();
+        assert_eq!(self.receiver.seen().len() - before, DELIVERIES);
+        elapsed
+    }
+
+    /// Through the queue: enqueue every event, a worker delivers them all.
+    async fn queued<S>(&self, store: S) -> Duration
+    where
+        S: WebhookStore + DeliveryStore + Clone + 'static,
+    {
+        let events = self.events();
+        let before = self.receiver.seen().len();
+        let worker = DeliveryWorker::builder(store.clone(), transport(&self.cert))
+            .concurrency(CONCURRENCY)
+            .batch_size(CONCURRENCY)
+            .poll_interval(Duration::from_millis(2))
+            .build()
+            .expect("worker");
+        let webhooks = Webhooks::new(store);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let start = Instant::now();
+        let running = tokio::spawn({
+            let worker = worker.clone();
+            async move {
+                worker
+                    .run(async {
+                        stopped.await.ok();
+                    })
+                    .await
+            }
+        });
+        // Enqueued from CONCURRENCY tasks, as many request handlers of a service would.
+        let mut enqueuers = tokio::task::JoinSet::new();
+        for chunk in events.chunks(DELIVERIES.div_ceil(CONCURRENCY)) {
+            let (webhooks, chunk) = (webhooks.clone(), chunk.to_vec());
+            enqueuers.spawn(async move {
+                for event in &chunk {
+                    webhooks.enqueue(event).await.expect("enqueue");
+                }
+            });
+        }
+        while enqueuers.join_next().await.is_some() {}
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.receiver.seen().len() - before < DELIVERIES && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let elapsed = start.elapsed();
+        stop.send(()).ok();
+        running.await.expect("worker");
+        assert_eq!(
+            self.receiver.seen().len() - before,
+            DELIVERIES,
+            "all delivered"
+        );
+        elapsed
+    }
+}
+
+/// PostgreSQL under an offered load of `per_second` deliveries for `seconds`: the
+/// percentiles of the time from enqueue to the first attempt's start.
+async fn latency(
+    flow: &Flow,
+    store: PostgresStore,
+    per_second: u64,
+    seconds: u64,
+) -> Vec<Duration> {
+    let worker = DeliveryWorker::builder(store.clone(), transport(&flow.cert))
+        .concurrency(CONCURRENCY)
+        .batch_size(CONCURRENCY)
+        .poll_interval(Duration::from_millis(10))
+        .build()
+        .expect("worker");
+    let webhooks = Webhooks::new(store.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move {
+            worker
+                .run(async {
+                    stopped.await.ok();
+                })
+                .await
+        }
+    });
+    let total = per_second * seconds;
+    let mut ids = Vec::new();
+    let start = Instant::now();
+    for n in 0..total {
+        // Offer at a steady rate: wait for this event's moment.
+        let due = start + Duration::from_micros(n * 1_000_000 / per_second);
+        tokio::time::sleep_until(due.into()).await;
+        let event = Event::new(
+            EventId::generate(),
+            flow.scope.clone(),
+            "acc_1".parse().expect("acc"),
+            body(n as usize),
+        );
+        ids.extend(webhooks.enqueue(&event).await.expect("enqueue"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut waits = Vec::new();
+    for id in &ids {
+        loop {
+            let attempts = store.attempts(&flow.scope, id).await.expect("attempts");
+            if let Some(first) = attempts.first() {
+                let delivery = store
+                    .delivery(&flow.scope, id)
+                    .await
+                    .expect("delivery")
+                    .expect("stored");
+                waits.push(
+                    (first.started_at - delivery.created_at)
+                        .to_std()
+                        .unwrap_or_default(),
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "not attempted in time");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    stop.send(()).ok();
+    running.await.expect("worker");
+    waits.sort();
+    [50, 90, 99]
+        .iter()
+        .map(|p| waits[(waits.len() * p / 100).min(waits.len() - 1)])
+        .collect()
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn rate(time: Duration) -> f64 {
+    DELIVERIES as f64 / time.as_secs_f64()
+}
+
+fn main() {
+    if std::env::args().any(|arg| arg == "--list") {
+        println!("queue: bench");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let flow = Flow::new().await;
+        let directory = tempfile::tempdir().expect("tempdir");
+        let pg_url = postgres::fresh_database().await;
+        let mut results: Vec<(&str, Vec<Duration>)> =
+            ["bare transport", "memory", "sqlite", "postgres"]
+                .into_iter()
+                .map(|name| (name, Vec::new()))
+                .collect();
+        for round in 0..ROUNDS {
+            results[0].1.push(flow.bare().await);
+            let memory = Arc::new(MemoryStore::new());
+            memory.insert(&flow.webhook).await.expect("insert");
+            results[1].1.push(flow.queued(memory).await);
+            let sqlite = SqliteStore::open(directory.path().join(format!("queue-{round}.db")))
+                .await
+                .expect("sqlite");
+            sqlite.migrate().await.expect("migrate");
+            sqlite.insert(&flow.webhook).await.expect("insert");
+            results[2].1.push(flow.queued(sqlite).await);
+            let pg = PostgresStore::connect(&pg_url).await.expect("postgres");
+            pg.migrate().await.expect("migrate");
+            if round == 0 {
+                pg.insert(&flow.webhook).await.expect("insert");
+            }
+            results[3].1.push(flow.queued(pg).await);
+        }
+        let pg = PostgresStore::connect(&pg_url).await.expect("postgres");
+        let percentiles = latency(&flow, pg, 500, 4).await;
+        let bare = rate(median(results[0].1.clone()));
+        println!(
+            "{DELIVERIES} deliveries of 1 KiB, {CONCURRENCY} in flight, median of {ROUNDS} rounds"
+        );
+        for (name, times) in results {
+            let per_second = rate(median(times));
+            println!(
+                "{name:>15}: {per_second:>8.0} deliveries/s  {:.2}x bare",
+                per_second / bare
+            );
+        }
+        println!(
+            "postgres, 500 deliveries/s offered for 4 s, enqueue to first attempt: \
+             p50 {:?}, p90 {:?}, p99 {:?}",
+            percentiles[0], percentiles[1], percentiles[2]
+        );
+    });
+}

@@ -1,0 +1,822 @@
+//! The delivery queue of both SQL stores, written once: every statement, the row decoding
+//! and the [`DeliveryStore`](crate::DeliveryStore) implementation (generated per store by
+//! [`sql_delivery_store!`]). The dialects differ in one place only: how a claim and a health
+//! update lock rows ([`Locking`]); the statements use `$n` parameters, which both drivers
+//! bind by number. PostgreSQL takes due rows with `FOR UPDATE SKIP LOCKED`,
+//! so that workers sharing a database never wait for each other's rows; SQLite's single
+//! writer makes each statement atomic on its own.
+//!
+//! No statement is ever held open across an attempt: a claim is one `UPDATE` (and a
+//! `SELECT` of what it claimed), a finish one short transaction.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::account::AccountType;
+use crate::attempt::ErrorKind;
+use crate::health::EndpointHealth;
+use crate::id::{DeliveryId, EventId, OrganizationId, WebhookId};
+use crate::store::StoreError;
+use crate::store::queue::{AttemptRecord, DeliveryState, QueuedDelivery, Trigger};
+use crate::store::sql::RowError;
+use crate::webhook::Scope;
+
+/// Claims up to `$4` rows due at `$3`: lease end `$1`, token `$2`. Final rows have no due
+/// time; in-flight rows are due when their lease ends. `$lock` locks the due rows.
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE webhook_kit_deliveries SET state = 'in_flight', attempts = attempts + 1, ",
+            "due_at_ns = $1, claim_token = $2, updated_at_ns = $3 ",
+            "WHERE id IN (SELECT id FROM webhook_kit_deliveries ",
+            "WHERE due_at_ns IS NOT NULL AND due_at_ns <= $3 ",
+            "ORDER BY due_at_ns, id LIMIT $4",
+            $lock,
+            ")"
+        )
+    };
+}
+
+/// Reads a health row about to be updated; `$lock` locks it.
+macro_rules! health_read_sql {
+    ($lock:literal) => {
+        concat!(
+            "SELECT failing_since_ns, first_exhausted_ns, last_exhausted_ns ",
+            "FROM webhook_kit_endpoint_health ",
+            "WHERE organization = $1 AND account_type = $2 AND webhook_id = $3",
+            $lock
+        )
+    };
+}
+
+/// The statements in which the dialects differ: how they lock the rows they read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Locking {
+    /// The claim.
+    pub(crate) claim: &'static str,
+    /// The read of a health row before its update.
+    pub(crate) health_read: &'static str,
+}
+
+/// PostgreSQL: due rows locked by another worker's claim are skipped, not waited for.
+#[cfg(feature = "postgres")]
+pub(crate) const POSTGRES_LOCKING: Locking = Locking {
+    claim: claim_sql!(" FOR UPDATE SKIP LOCKED"),
+    health_read: health_read_sql!(" FOR UPDATE"),
+};
+
+/// SQLite: one writer at a time; each statement (and each transaction, from its first
+/// write) holds the database's write lock.
+#[cfg(feature = "sqlite")]
+pub(crate) const SQLITE_LOCKING: Locking = Locking {
+    claim: claim_sql!(""),
+    health_read: health_read_sql!(""),
+};
+
+/// The columns of a [`QueuedDelivery`], in the order [`delivery_from`] takes them.
+macro_rules! delivery_columns {
+    () => {
+        "id, organization, account_type, webhook_id, event_id, state, attempts, due_at_ns, \
+         created_at_ns, updated_at_ns"
+    };
+}
+
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO webhook_kit_events \
+     (organization, account_type, event_id, account_id, body, created_at_ns) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+
+pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO webhook_kit_deliveries \
+     (id, organization, account_type, webhook_id, event_id, state, trigger_kind, attempts, \
+      due_at_ns, claim_token, created_at_ns, updated_at_ns) \
+     VALUES ($1, $2, $3, $4, $5, 'pending', 'scheduled', 0, $6, NULL, $6, $6)";
+
+/// What a claim with token `$1` took, with its event.
+pub(crate) const CLAIMED: &str = "SELECT d.id, d.organization, d.account_type, d.webhook_id, \
+     d.event_id, d.attempts, d.trigger_kind, e.account_id, e.body \
+     FROM webhook_kit_deliveries d JOIN webhook_kit_events e \
+     ON e.organization = d.organization AND e.account_type = d.account_type \
+     AND e.event_id = d.event_id \
+     WHERE d.claim_token = $1 ORDER BY d.id";
+
+pub(crate) const FINISH: &str = "UPDATE webhook_kit_deliveries SET state = $1, due_at_ns = $2, \
+     claim_token = NULL, trigger_kind = 'scheduled', updated_at_ns = $3 \
+     WHERE id = $4 AND claim_token = $5 AND state = 'in_flight'";
+
+pub(crate) const INSERT_ATTEMPT: &str = "INSERT INTO webhook_kit_attempts \
+     (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
+      response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// Back in the queue, due when it was claimed, the attempt uncounted.
+pub(crate) const RELEASE: &str = "UPDATE webhook_kit_deliveries SET state = 'pending', \
+     attempts = attempts - 1, due_at_ns = updated_at_ns, claim_token = NULL \
+     WHERE id = $1 AND claim_token = $2 AND state = 'in_flight'";
+
+pub(crate) const DELIVERY: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    " FROM webhook_kit_deliveries WHERE id = $1 AND organization = $2 AND account_type = $3"
+);
+
+pub(crate) const DELIVERIES: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    " FROM webhook_kit_deliveries ",
+    "WHERE organization = $1 AND account_type = $2 AND webhook_id = $3 ",
+    "AND ($4 IS NULL OR state = $4) AND ($5 IS NULL OR id > $5) ORDER BY id LIMIT $6"
+);
+
+pub(crate) const ATTEMPTS: &str = "SELECT number, trigger_kind, started_at_ns, duration_ns, \
+     remote_addr, status, error, response FROM webhook_kit_attempts \
+     WHERE delivery_id = $1 ORDER BY number";
+
+/// A final delivery becomes pending for a manual attempt; a pending one is hurried.
+pub(crate) const REDELIVER: &str = "UPDATE webhook_kit_deliveries SET state = 'pending', \
+     due_at_ns = $1, updated_at_ns = $1, \
+     trigger_kind = CASE WHEN state = 'pending' THEN trigger_kind ELSE 'manual' END \
+     WHERE id = $2 AND organization = $3 AND account_type = $4 AND state <> 'in_flight'";
+
+pub(crate) const RECOVER: &str = "UPDATE webhook_kit_deliveries SET state = 'pending', \
+     due_at_ns = $1, updated_at_ns = $1, trigger_kind = 'manual' \
+     WHERE state = 'failed' AND id IN (SELECT id FROM webhook_kit_deliveries \
+     WHERE organization = $2 AND account_type = $3 AND webhook_id = $4 AND state = 'failed' \
+     AND created_at_ns >= $5 ORDER BY id LIMIT $6)";
+
+pub(crate) const CANCEL: &str = "UPDATE webhook_kit_deliveries SET state = 'cancelled', \
+     due_at_ns = NULL, claim_token = NULL, updated_at_ns = $1 \
+     WHERE id = $2 AND organization = $3 AND account_type = $4 \
+     AND state IN ('pending', 'in_flight')";
+
+pub(crate) const EXISTS: &str = "SELECT state FROM webhook_kit_deliveries \
+     WHERE id = $1 AND organization = $2 AND account_type = $3";
+
+/// Final deliveries (no due time) last changed before `$1`, oldest first, at most `$2`.
+pub(crate) const PRUNABLE: &str = "SELECT id, organization, account_type, event_id \
+     FROM webhook_kit_deliveries WHERE due_at_ns IS NULL AND updated_at_ns < $1 \
+     ORDER BY updated_at_ns, id LIMIT $2";
+
+pub(crate) const DELETE_ATTEMPTS: &str = "DELETE FROM webhook_kit_attempts WHERE delivery_id = $1";
+
+pub(crate) const DELETE_DELIVERY: &str =
+    "DELETE FROM webhook_kit_deliveries WHERE id = $1 AND due_at_ns IS NULL";
+
+pub(crate) const DELETE_ORPHAN_EVENT: &str = "DELETE FROM webhook_kit_events \
+     WHERE organization = $1 AND account_type = $2 AND event_id = $3 \
+     AND NOT EXISTS (SELECT 1 FROM webhook_kit_deliveries d WHERE d.organization = $1 \
+     AND d.account_type = $2 AND d.event_id = $3)";
+
+pub(crate) const HEALTH_FORGET: &str = "DELETE FROM webhook_kit_endpoint_health \
+     WHERE organization = $1 AND account_type = $2 AND webhook_id = $3 \
+     RETURNING failing_since_ns, first_exhausted_ns, last_exhausted_ns";
+
+pub(crate) const HEALTH_ENSURE: &str = "INSERT INTO webhook_kit_endpoint_health \
+     (organization, account_type, webhook_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
+pub(crate) const HEALTH_WRITE: &str = "UPDATE webhook_kit_endpoint_health \
+     SET failing_since_ns = $4, first_exhausted_ns = $5, last_exhausted_ns = $6 \
+     WHERE organization = $1 AND account_type = $2 AND webhook_id = $3";
+
+// ---------------------------------------------------------------------------------------
+// Values to and from columns.
+
+fn corrupt(column: &'static str) -> StoreError {
+    StoreError::backend(RowError::Corrupt { column })
+}
+
+/// A time as the queue's columns keep it: Unix nanoseconds.
+pub(crate) fn nanos(time: DateTime<Utc>, column: &'static str) -> Result<i64, StoreError> {
+    time.timestamp_nanos_opt()
+        .ok_or_else(|| StoreError::backend(RowError::OutOfRange { column }))
+}
+
+pub(crate) fn time(nanos: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(nanos)
+}
+
+pub(crate) fn duration_nanos(duration: Duration) -> Result<i64, StoreError> {
+    i64::try_from(duration.as_nanos()).map_err(|_| {
+        StoreError::backend(RowError::OutOfRange {
+            column: "duration_ns",
+        })
+    })
+}
+
+pub(crate) fn count(value: usize) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn scope_from(organization: &str, account_type: &str) -> Result<Scope, StoreError> {
+    Ok(Scope::new(
+        organization
+            .parse::<OrganizationId>()
+            .map_err(|_| corrupt("organization"))?,
+        AccountType::from_str(account_type).map_err(|_| corrupt("account_type"))?,
+    ))
+}
+
+pub(crate) fn parsed<T: FromStr>(text: &str, column: &'static str) -> Result<T, StoreError> {
+    text.parse().map_err(|_| corrupt(column))
+}
+
+pub(crate) fn attempts_from(value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| corrupt("attempts"))
+}
+
+pub(crate) fn trigger_from(text: &str) -> Result<Trigger, StoreError> {
+    Trigger::from_code(text).ok_or_else(|| corrupt("trigger_kind"))
+}
+
+/// The columns of [`DELIVERY_COLUMNS`], as read.
+pub(crate) struct DeliveryColumns {
+    pub(crate) id: String,
+    pub(crate) organization: String,
+    pub(crate) account_type: String,
+    pub(crate) webhook_id: String,
+    pub(crate) event_id: String,
+    pub(crate) state: String,
+    pub(crate) attempts: i64,
+    pub(crate) due_at_ns: Option<i64>,
+    pub(crate) created_at_ns: i64,
+    pub(crate) updated_at_ns: i64,
+}
+
+pub(crate) fn delivery_from(columns: DeliveryColumns) -> Result<QueuedDelivery, StoreError> {
+    Ok(QueuedDelivery {
+        id: parsed::<DeliveryId>(&columns.id, "id")?,
+        scope: scope_from(&columns.organization, &columns.account_type)?,
+        webhook_id: parsed::<WebhookId>(&columns.webhook_id, "webhook_id")?,
+        event_id: parsed::<EventId>(&columns.event_id, "event_id")?,
+        state: DeliveryState::from_code(&columns.state).ok_or_else(|| corrupt("state"))?,
+        attempts: attempts_from(columns.attempts)?,
+        due_at: columns.due_at_ns.map(time),
+        created_at: time(columns.created_at_ns),
+        updated_at: time(columns.updated_at_ns),
+    })
+}
+
+/// The columns of [`ATTEMPTS`], as read.
+pub(crate) struct AttemptColumns {
+    pub(crate) number: i64,
+    pub(crate) trigger: String,
+    pub(crate) started_at_ns: i64,
+    pub(crate) duration_ns: i64,
+    pub(crate) remote_addr: Option<String>,
+    pub(crate) status: Option<i64>,
+    pub(crate) error: Option<String>,
+    pub(crate) response: Vec<u8>,
+}
+
+pub(crate) fn attempt_from(columns: AttemptColumns) -> Result<AttemptRecord, StoreError> {
+    Ok(AttemptRecord {
+        number: u32::try_from(columns.number).map_err(|_| corrupt("number"))?,
+        trigger: trigger_from(&columns.trigger)?,
+        started_at: time(columns.started_at_ns),
+        duration: Duration::from_nanos(
+            u64::try_from(columns.duration_ns).map_err(|_| corrupt("duration_ns"))?,
+        ),
+        remote_addr: columns
+            .remote_addr
+            .map(|addr| parsed::<SocketAddr>(&addr, "remote_addr"))
+            .transpose()?,
+        status: columns
+            .status
+            .map(|status| u16::try_from(status).map_err(|_| corrupt("status")))
+            .transpose()?,
+        error: columns
+            .error
+            .map(|code| ErrorKind::from_code(&code).ok_or_else(|| corrupt("error")))
+            .transpose()?,
+        response: columns.response,
+    })
+}
+
+/// An attempt's columns to write: (number, trigger, started, duration, address, status,
+/// error, response).
+pub(crate) type AttemptValues<'a> = (
+    i64,
+    &'static str,
+    i64,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<&'static str>,
+    &'a [u8],
+);
+
+pub(crate) fn attempt_values(record: &AttemptRecord) -> Result<AttemptValues<'_>, StoreError> {
+    Ok((
+        i64::from(record.number),
+        record.trigger.code(),
+        nanos(record.started_at, "started_at_ns")?,
+        duration_nanos(record.duration)?,
+        record.remote_addr.map(|addr| addr.to_string()),
+        record.status.map(i64::from),
+        record.error.map(|kind| kind.code()),
+        &record.response,
+    ))
+}
+
+/// The columns of a health row: failing since, first and last exhaustion (nanoseconds).
+pub(crate) type HealthColumns = (Option<i64>, Option<i64>, Option<i64>);
+
+pub(crate) fn health_from(columns: HealthColumns) -> EndpointHealth {
+    EndpointHealth {
+        failing_since: columns.0.map(time),
+        first_exhausted_at: columns.1.map(time),
+        last_exhausted_at: columns.2.map(time),
+    }
+}
+
+pub(crate) fn health_values(health: &EndpointHealth) -> Result<HealthColumns, StoreError> {
+    let column = |time: Option<DateTime<Utc>>, name| time.map(|at| nanos(at, name)).transpose();
+    Ok((
+        column(health.failing_since, "failing_since_ns")?,
+        column(health.first_exhausted_at, "first_exhausted_ns")?,
+        column(health.last_exhausted_at, "last_exhausted_ns")?,
+    ))
+}
+
+/// Implements [`DeliveryStore`](crate::DeliveryStore) for a SQL store with the statements
+/// above. The store has `pool`, `ready()` and its module a `db_error`; `$conn` is its
+/// driver's connection type, `$row` its row type, `$locking` its [`Locking`].
+macro_rules! sql_delivery_store {
+    ($store:ty, $conn:ty, $row:ty, $locking:expr) => {
+        impl $store {
+            /// Enqueues on `conn` (a pooled transaction, or the host's own).
+            async fn enqueue_on(
+                conn: &mut $conn,
+                event: &$crate::Event,
+                webhooks: &[$crate::WebhookId],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::DeliveryId>, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                if webhooks.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let now = q::nanos(now, "created_at_ns")?;
+                let scope = event.scope();
+                let (organization, account_type) = (
+                    scope.organization().as_str(),
+                    scope.account_type().to_string(),
+                );
+                let inserted = sqlx::query(q::INSERT_EVENT)
+                    .bind(organization)
+                    .bind(&account_type)
+                    .bind(event.id().as_str())
+                    .bind(event.account().as_str())
+                    .bind(event.body())
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+                if inserted.rows_affected() == 0 {
+                    return Ok(Vec::new());
+                }
+                let unique: std::collections::BTreeSet<&$crate::WebhookId> =
+                    webhooks.iter().collect();
+                let mut ids = Vec::with_capacity(unique.len());
+                for webhook_id in unique {
+                    let id = $crate::DeliveryId::generate();
+                    sqlx::query(q::INSERT_DELIVERY)
+                        .bind(id.as_str())
+                        .bind(organization)
+                        .bind(&account_type)
+                        .bind(webhook_id.as_str())
+                        .bind(event.id().as_str())
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
+                    ids.push(id);
+                }
+                Ok(ids)
+            }
+
+            /// Runs `sql`, an `UPDATE` of the delivery `id` of `scope` at `now` (parameters
+            /// `$1` now, `$2` id, `$3` organization, `$4` account type); answers the rows changed.
+            async fn update_one(
+                &self,
+                sql: &'static str,
+                now: chrono::DateTime<chrono::Utc>,
+                scope: &$crate::Scope,
+                id: &$crate::DeliveryId,
+            ) -> Result<u64, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                let updated = sqlx::query(sql)
+                    .bind(q::nanos(now, "updated_at_ns")?)
+                    .bind(id.as_str())
+                    .bind(scope.organization().as_str())
+                    .bind(scope.account_type().to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(updated.rows_affected())
+            }
+
+            async fn delivery_state(
+                &self,
+                scope: &$crate::Scope,
+                id: &$crate::DeliveryId,
+            ) -> Result<Option<$crate::DeliveryState>, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                let state: Option<String> = sqlx::query_scalar(q::EXISTS)
+                    .bind(id.as_str())
+                    .bind(scope.organization().as_str())
+                    .bind(scope.account_type().to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(state.and_then(|state| $crate::DeliveryState::from_code(&state)))
+            }
+        }
+
+        impl $crate::DeliveryStore for $store {
+            async fn enqueue(
+                &self,
+                event: &$crate::Event,
+                webhooks: &[$crate::WebhookId],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::DeliveryId>, $crate::StoreError> {
+                self.ready().await?;
+                if webhooks.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let ids = Self::enqueue_on(&mut tx, event, webhooks, now).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(ids)
+            }
+
+            async fn claim(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                lease: std::time::Duration,
+                limit: usize,
+            ) -> Result<Vec<$crate::Claim>, $crate::StoreError> {
+                use sqlx::Row as _;
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                if limit == 0 {
+                    return Ok(Vec::new());
+                }
+                let lease_until = $crate::clock::later(now, lease);
+                let token = $crate::ClaimToken::generate();
+                let claimed = sqlx::query($locking.claim)
+                    .bind(q::nanos(lease_until, "due_at_ns")?)
+                    .bind(token.to_hex())
+                    .bind(q::nanos(now, "updated_at_ns")?)
+                    .bind(q::count(limit.min($crate::MAX_BATCH)))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                if claimed.rows_affected() == 0 {
+                    return Ok(Vec::new());
+                }
+                let rows = sqlx::query(q::CLAIMED)
+                    .bind(token.to_hex())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let mut claims = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let text = |index: usize| row.try_get::<String, _>(index).map_err(db_error);
+                    let scope = q::scope_from(&text(1)?, &text(2)?)?;
+                    let event = $crate::Event::new(
+                        q::parsed::<$crate::EventId>(&text(4)?, "event_id")?,
+                        scope,
+                        q::parsed::<$crate::AccountId>(&text(7)?, "account_id")?,
+                        row.try_get::<Vec<u8>, _>(8).map_err(db_error)?,
+                    );
+                    claims.push($crate::Claim {
+                        delivery_id: q::parsed(&text(0)?, "id")?,
+                        webhook_id: q::parsed(&text(3)?, "webhook_id")?,
+                        event,
+                        attempt: q::attempts_from(row.try_get::<i64, _>(5).map_err(db_error)?)?,
+                        trigger: q::trigger_from(&text(6)?)?,
+                        token: token.clone(),
+                        lease_until,
+                    });
+                }
+                Ok(claims)
+            }
+
+            async fn finish(
+                &self,
+                claim: &$crate::Claim,
+                finish: $crate::Finish,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                let due = finish
+                    .due_at()
+                    .map(|at| q::nanos(at, "due_at_ns"))
+                    .transpose()?;
+                let attempt = finish.attempt().map(q::attempt_values).transpose()?;
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let updated = sqlx::query(q::FINISH)
+                    .bind(finish.state().code())
+                    .bind(due)
+                    .bind(q::nanos(now, "updated_at_ns")?)
+                    .bind(claim.delivery_id.as_str())
+                    .bind(claim.token.to_hex())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if updated.rows_affected() == 0 {
+                    return Err($crate::StoreError::LeaseLost);
+                }
+                if let Some((number, trigger, started, duration, addr, status, error, response)) =
+                    attempt
+                {
+                    sqlx::query(q::INSERT_ATTEMPT)
+                        .bind(claim.delivery_id.as_str())
+                        .bind(number)
+                        .bind(trigger)
+                        .bind(started)
+                        .bind(duration)
+                        .bind(addr)
+                        .bind(status)
+                        .bind(error)
+                        .bind(response)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn release(&self, claim: &$crate::Claim) -> Result<(), $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                let released = sqlx::query(q::RELEASE)
+                    .bind(claim.delivery_id.as_str())
+                    .bind(claim.token.to_hex())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                if released.rows_affected() == 0 {
+                    return Err($crate::StoreError::LeaseLost);
+                }
+                Ok(())
+            }
+
+            async fn delivery(
+                &self,
+                scope: &$crate::Scope,
+                id: &$crate::DeliveryId,
+            ) -> Result<Option<$crate::QueuedDelivery>, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                let row = sqlx::query(q::DELIVERY)
+                    .bind(id.as_str())
+                    .bind(scope.organization().as_str())
+                    .bind(scope.account_type().to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                row.map(|row| Self::delivery_row(&row)).transpose()
+            }
+
+            async fn deliveries(
+                &self,
+                scope: &$crate::Scope,
+                webhook_id: &$crate::WebhookId,
+                state: Option<$crate::DeliveryState>,
+                after: Option<&$crate::DeliveryId>,
+                limit: usize,
+            ) -> Result<Vec<$crate::QueuedDelivery>, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                let rows = sqlx::query(q::DELIVERIES)
+                    .bind(scope.organization().as_str())
+                    .bind(scope.account_type().to_string())
+                    .bind(webhook_id.as_str())
+                    .bind(state.map(|state| state.code()))
+                    .bind(after.map($crate::DeliveryId::as_str))
+                    .bind(q::count(limit.min($crate::MAX_BATCH)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                rows.iter().map(Self::delivery_row).collect()
+            }
+
+            async fn attempts(
+                &self,
+                scope: &$crate::Scope,
+                id: &$crate::DeliveryId,
+            ) -> Result<Vec<$crate::AttemptRecord>, $crate::StoreError> {
+                use sqlx::Row as _;
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                if self.delivery_state(scope, id).await?.is_none() {
+                    return Err($crate::StoreError::NotFound);
+                }
+                let rows = sqlx::query(q::ATTEMPTS)
+                    .bind(id.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                rows.iter()
+                    .map(|row| {
+                        q::attempt_from(q::AttemptColumns {
+                            number: row.try_get(0).map_err(db_error)?,
+                            trigger: row.try_get(1).map_err(db_error)?,
+                            started_at_ns: row.try_get(2).map_err(db_error)?,
+                            duration_ns: row.try_get(3).map_err(db_error)?,
+                            remote_addr: row.try_get(4).map_err(db_error)?,
+                            status: row.try_get(5).map_err(db_error)?,
+                            error: row.try_get(6).map_err(db_error)?,
+                            response: row.try_get(7).map_err(db_error)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn redeliver(
+                &self,
+                scope: &$crate::Scope,
+                id: &$crate::DeliveryId,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                if self.update_one(q::REDELIVER, now, scope, id).await? > 0 {
+                    return Ok(());
+                }
+                match self.delivery_state(scope, id).await? {
+                    None => Err($crate::StoreError::NotFound),
+                    Some(_) => Err($crate::StoreError::InFlight),
+                }
+            }
+
+            async fn recover(
+                &self,
+                scope: &$crate::Scope,
+                webhook_id: &$crate::WebhookId,
+                since: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: usize,
+            ) -> Result<usize, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                let updated = sqlx::query(q::RECOVER)
+                    .bind(q::nanos(now, "due_at_ns")?)
+                    .bind(scope.organization().as_str())
+                    .bind(scope.account_type().to_string())
+                    .bind(webhook_id.as_str())
+                    .bind(q::nanos(since, "created_at_ns")?)
+                    .bind(q::count(limit.min($crate::MAX_BATCH)))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(usize::try_from(updated.rows_affected()).unwrap_or(usize::MAX))
+            }
+
+            async fn cancel(
+                &self,
+                scope: &$crate::Scope,
+                id: &$crate::DeliveryId,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                if self.update_one(q::CANCEL, now, scope, id).await? > 0
+                    || self.delivery_state(scope, id).await?.is_some()
+                {
+                    Ok(())
+                } else {
+                    Err($crate::StoreError::NotFound)
+                }
+            }
+
+            async fn prune(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+                limit: usize,
+            ) -> Result<usize, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let old: Vec<(String, String, String, String)> = sqlx::query_as(q::PRUNABLE)
+                    .bind(q::nanos(before, "updated_at_ns")?)
+                    .bind(q::count(limit.min($crate::MAX_BATCH)))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let mut pruned = 0;
+                for (id, organization, account_type, event_id) in &old {
+                    let deleted = sqlx::query(q::DELETE_DELIVERY)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    if deleted.rows_affected() == 0 {
+                        continue;
+                    }
+                    pruned += 1;
+                    sqlx::query(q::DELETE_ATTEMPTS)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    sqlx::query(q::DELETE_ORPHAN_EVENT)
+                        .bind(organization)
+                        .bind(account_type)
+                        .bind(event_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(pruned)
+            }
+
+            async fn observe_health(
+                &self,
+                scope: &$crate::Scope,
+                webhook_id: &$crate::WebhookId,
+                observation: $crate::Observation,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::HealthChange, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                self.ready().await?;
+                let (organization, account_type) = (
+                    scope.organization().as_str(),
+                    scope.account_type().to_string(),
+                );
+                if matches!(
+                    observation,
+                    $crate::Observation::Succeeded | $crate::Observation::Reset
+                ) {
+                    // One statement: the row goes, and says what it held.
+                    let before: Option<$crate::store::sql::queue::HealthColumns> =
+                        sqlx::query_as(q::HEALTH_FORGET)
+                            .bind(organization)
+                            .bind(&account_type)
+                            .bind(webhook_id.as_str())
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(db_error)?;
+                    return Ok($crate::HealthChange {
+                        before: before.map(q::health_from).unwrap_or_default(),
+                        after: $crate::EndpointHealth::default(),
+                    });
+                }
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                sqlx::query(q::HEALTH_ENSURE)
+                    .bind(organization)
+                    .bind(&account_type)
+                    .bind(webhook_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let stored: $crate::store::sql::queue::HealthColumns =
+                    sqlx::query_as($locking.health_read)
+                        .bind(organization)
+                        .bind(&account_type)
+                        .bind(webhook_id.as_str())
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                let before = q::health_from(stored);
+                let after = before.observe(observation, now);
+                let (failing, first, last) = q::health_values(&after)?;
+                sqlx::query(q::HEALTH_WRITE)
+                    .bind(organization)
+                    .bind(&account_type)
+                    .bind(webhook_id.as_str())
+                    .bind(failing)
+                    .bind(first)
+                    .bind(last)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok($crate::HealthChange { before, after })
+            }
+        }
+
+        impl $store {
+            fn delivery_row(row: &$row) -> Result<$crate::QueuedDelivery, $crate::StoreError> {
+                use sqlx::Row as _;
+                use $crate::store::sql::queue as q;
+                q::delivery_from(q::DeliveryColumns {
+                    id: row.try_get(0).map_err(db_error)?,
+                    organization: row.try_get(1).map_err(db_error)?,
+                    account_type: row.try_get(2).map_err(db_error)?,
+                    webhook_id: row.try_get(3).map_err(db_error)?,
+                    event_id: row.try_get(4).map_err(db_error)?,
+                    state: row.try_get(5).map_err(db_error)?,
+                    attempts: row.try_get(6).map_err(db_error)?,
+                    due_at_ns: row.try_get(7).map_err(db_error)?,
+                    created_at_ns: row.try_get(8).map_err(db_error)?,
+                    updated_at_ns: row.try_get(9).map_err(db_error)?,
+                })
+            }
+        }
+    };
+}
+pub(crate) use sql_delivery_store;

@@ -1,0 +1,1005 @@
+//! The contract every [`DeliveryStore`] keeps, as one suite any store runs.
+//!
+//! Invoke [`delivery_store_contract!`] with anything callable without arguments that returns
+//! a future of a store. Unlike the webhook suite, each test needs a store of its own, empty:
+//! claims take whatever is due in the whole store.
+//!
+//! ```ignore
+//! mod contract;
+//! contract::queue::delivery_store_contract!(|| async { MemoryStore::new() });
+//! ```
+//!
+//! Times are passed to the store, never read by it, so every test works on a fixed clock.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use webhook_kit::{
+    AccountType, AttemptRecord, Claim, DeliveryId, DeliveryState, DeliveryStore, EndpointHealth,
+    ErrorKind, Event, EventId, Finish, MAX_BATCH, MAX_KEPT_RESPONSE, Observation, QueuedDelivery,
+    Scope, StoreError, Trigger, WebhookId,
+};
+
+use super::{account, new_scope};
+
+/// Generates one `#[tokio::test]` per contract test, each with a fresh store from `$make`.
+#[allow(unused_macros)]
+macro_rules! delivery_store_contract {
+    ($make:expr) => {
+        $crate::contract::queue::delivery_store_contract!(@tests $make;
+            enqueue_adds_one_pending_delivery_per_webhook,
+            enqueue_of_a_known_event_adds_nothing,
+            enqueue_without_webhooks_adds_nothing,
+            claim_takes_due_deliveries_earliest_first_up_to_the_limit,
+            claim_counts_an_attempt_and_gives_a_fresh_token,
+            claimed_deliveries_are_not_claimed_again_while_leased,
+            expired_leases_return_to_the_queue_and_fence_the_old_worker,
+            finish_is_fenced_by_the_claim_token,
+            finish_records_the_attempt_and_the_state,
+            retry_is_due_when_the_worker_says,
+            release_returns_a_claim_without_counting_it,
+            attempts_keep_every_field_but_no_secret,
+            listing_filters_by_state_and_pages,
+            redeliver_gives_a_final_delivery_one_manual_attempt,
+            redeliver_hurries_a_pending_delivery_and_refuses_an_in_flight_one,
+            recover_redelivers_failed_deliveries_since_a_time_bounded,
+            cancel_stops_pending_and_in_flight_deliveries,
+            prune_deletes_old_final_deliveries_only,
+            health_follows_the_pure_rule,
+            another_scope_sees_nothing_and_changes_nothing,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let store = ($make)().await;
+                $crate::contract::queue::$name(store).await;
+            }
+        )*
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use delivery_store_contract;
+
+// ---------------------------------------------------------------------------------------
+// Helpers.
+
+const LEASE: Duration = Duration::from_secs(30);
+
+/// A fixed instant, `seconds` after the suite's start of time.
+pub fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap() + TimeDelta::seconds(seconds)
+}
+
+/// An event of `scope` with a JSON body that names it.
+pub fn event(scope: &Scope) -> Event {
+    let id = EventId::generate();
+    let body = format!(r#"{{"id":"{id}","type":"order.paid"}}"#).into_bytes();
+    Event::new(id, scope.clone(), account("acc_1"), body)
+}
+
+/// `n` new webhook ids.
+pub fn webhooks(n: usize) -> Vec<WebhookId> {
+    (0..n).map(|_| WebhookId::generate()).collect()
+}
+
+/// A failed attempt record, number `number`.
+pub fn failure(number: u32, trigger: Trigger) -> AttemptRecord {
+    AttemptRecord {
+        number,
+        trigger,
+        started_at: at(1) + TimeDelta::milliseconds(123),
+        duration: Duration::from_micros(4_567),
+        remote_addr: Some("127.0.0.1:8443".parse().unwrap()),
+        status: Some(503),
+        error: None,
+        response: b"busy".to_vec(),
+    }
+}
+
+/// A successful attempt record.
+pub fn success(number: u32, trigger: Trigger) -> AttemptRecord {
+    AttemptRecord {
+        status: Some(204),
+        response: Vec::new(),
+        ..failure(number, trigger)
+    }
+}
+
+async fn ids_in<S: DeliveryStore>(
+    store: &S,
+    scope: &Scope,
+    webhook: &WebhookId,
+    state: DeliveryState,
+) -> Vec<DeliveryId> {
+    store
+        .deliveries(scope, webhook, Some(state), None, MAX_BATCH)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|delivery| delivery.id)
+        .collect()
+}
+
+async fn claim_all<S: DeliveryStore>(store: &S, now: DateTime<Utc>) -> Vec<Claim> {
+    store.claim(now, LEASE, MAX_BATCH).await.unwrap()
+}
+
+async fn state<S: DeliveryStore>(store: &S, scope: &Scope, id: &DeliveryId) -> QueuedDelivery {
+    store.delivery(scope, id).await.unwrap().unwrap()
+}
+
+/// Everything a store answers about a scope's deliveries of `webhook`, to compare before and
+/// after a refused call.
+async fn snapshot<S: DeliveryStore>(
+    store: &S,
+    scope: &Scope,
+    webhook: &WebhookId,
+) -> Vec<(QueuedDelivery, Vec<AttemptRecord>)> {
+    let mut all = Vec::new();
+    for delivery in store
+        .deliveries(scope, webhook, None, None, MAX_BATCH)
+        .await
+        .unwrap()
+    {
+        let attempts = store.attempts(scope, &delivery.id).await.unwrap();
+        all.push((delivery, attempts));
+    }
+    all
+}
+
+// ---------------------------------------------------------------------------------------
+// The contract.
+
+pub async fn enqueue_adds_one_pending_delivery_per_webhook<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let event = event(&scope);
+    let targets = webhooks(3);
+    let ids = store.enqueue(&event, &targets, at(0)).await.unwrap();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 3, "distinct ids");
+    for (webhook, id) in targets.iter().zip(&ids) {
+        let listed = store
+            .deliveries(&scope, webhook, None, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        let delivery = &listed[0];
+        assert_eq!(&delivery.id, id);
+        assert_eq!(delivery.scope, scope);
+        assert_eq!(&delivery.webhook_id, webhook);
+        assert_eq!(&delivery.event_id, event.id());
+        assert_eq!(delivery.state, DeliveryState::Pending);
+        assert_eq!(delivery.attempts, 0);
+        assert_eq!(delivery.due_at, Some(at(0)));
+        assert_eq!(delivery.created_at, at(0));
+        assert_eq!(state(&store, &scope, id).await, *delivery);
+        assert!(store.attempts(&scope, id).await.unwrap().is_empty());
+    }
+    // Each claim carries the event, body byte for byte.
+    let claims = claim_all(&store, at(0)).await;
+    assert_eq!(claims.len(), 3);
+    for claim in &claims {
+        assert_eq!(claim.event.id(), event.id());
+        assert_eq!(claim.event.scope(), &scope);
+        assert_eq!(claim.event.account(), event.account());
+        assert_eq!(claim.event.body(), event.body());
+    }
+}
+
+pub async fn enqueue_of_a_known_event_adds_nothing<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let event = event(&scope);
+    let targets = webhooks(2);
+    assert_eq!(
+        store.enqueue(&event, &targets, at(0)).await.unwrap().len(),
+        2
+    );
+    let before = snapshot(&store, &scope, &targets[0]).await;
+    // The same id again, even for more webhooks or with another body: nothing.
+    let again = Event::new(
+        event.id().clone(),
+        scope.clone(),
+        account("acc_2"),
+        &b"{}"[..],
+    );
+    assert!(
+        store
+            .enqueue(&again, &webhooks(2), at(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .enqueue(&event, &targets, at(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(snapshot(&store, &scope, &targets[0]).await, before);
+    assert_eq!(claim_all(&store, at(10)).await.len(), 2);
+    // The same id in another scope is another event.
+    let other = new_scope(AccountType::Live);
+    let theirs = Event::new(event.id().clone(), other, account("acc_1"), &b"{}"[..]);
+    assert_eq!(
+        store.enqueue(&theirs, &targets, at(0)).await.unwrap().len(),
+        2
+    );
+    // A webhook named twice gets one delivery.
+    let twice = super::queue::event(&scope);
+    assert_eq!(
+        store
+            .enqueue(&twice, &[targets[0].clone(), targets[0].clone()], at(0))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn enqueue_without_webhooks_adds_nothing<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Test);
+    let event = event(&scope);
+    assert!(store.enqueue(&event, &[], at(0)).await.unwrap().is_empty());
+    assert!(claim_all(&store, at(100)).await.is_empty());
+}
+
+pub async fn claim_takes_due_deliveries_earliest_first_up_to_the_limit<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let target = webhooks(1);
+    let mut ids = Vec::new();
+    for second in [30, 10, 20, 40] {
+        ids.push(
+            store
+                .enqueue(&event(&scope), &target, at(second))
+                .await
+                .unwrap()[0]
+                .clone(),
+        );
+    }
+    assert!(claim_all(&store, at(9)).await.is_empty(), "nothing due yet");
+    let first = store.claim(at(35), LEASE, 2).await.unwrap();
+    let claimed: Vec<_> = first
+        .iter()
+        .map(|claim| claim.delivery_id.clone())
+        .collect();
+    assert_eq!(
+        claimed,
+        [ids[1].clone(), ids[2].clone()],
+        "earliest first, at most 2"
+    );
+    let second = claim_all(&store, at(35)).await;
+    assert_eq!(second.len(), 1, "the one due at 40 waits");
+    assert_eq!(second[0].delivery_id, ids[0]);
+    assert!(
+        store.claim(at(100), LEASE, 0).await.unwrap().is_empty(),
+        "limit 0"
+    );
+}
+
+pub async fn claim_counts_an_attempt_and_gives_a_fresh_token<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let id = store
+        .enqueue(&event(&scope), &webhooks(1), at(0))
+        .await
+        .unwrap()[0]
+        .clone();
+    let claim = claim_all(&store, at(1)).await.pop().unwrap();
+    assert_eq!(claim.delivery_id, id);
+    assert_eq!(claim.attempt, 1);
+    assert_eq!(claim.trigger, Trigger::Scheduled);
+    assert_eq!(claim.lease_until, at(31));
+    let delivery = state(&store, &scope, &id).await;
+    assert_eq!(delivery.state, DeliveryState::InFlight);
+    assert_eq!(delivery.attempts, 1);
+    assert_eq!(
+        delivery.due_at,
+        Some(at(31)),
+        "in flight: due when the lease ends"
+    );
+    // Attempt 2 after a retry, with another token.
+    store
+        .finish(
+            &claim,
+            Finish::Retry {
+                attempt: failure(1, Trigger::Scheduled),
+                at: at(5),
+            },
+            at(2),
+        )
+        .await
+        .unwrap();
+    let next = claim_all(&store, at(5)).await.pop().unwrap();
+    assert_eq!(next.attempt, 2);
+    assert_ne!(next.token, claim.token);
+}
+
+pub async fn claimed_deliveries_are_not_claimed_again_while_leased<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    store
+        .enqueue(&event(&scope), &webhooks(5), at(0))
+        .await
+        .unwrap();
+    assert_eq!(claim_all(&store, at(0)).await.len(), 5);
+    assert!(claim_all(&store, at(0)).await.is_empty());
+    assert!(
+        claim_all(&store, at(29)).await.is_empty(),
+        "the lease still holds"
+    );
+}
+
+pub async fn expired_leases_return_to_the_queue_and_fence_the_old_worker<S: DeliveryStore>(
+    store: S,
+) {
+    let scope = new_scope(AccountType::Live);
+    let target = webhooks(1);
+    let id = store.enqueue(&event(&scope), &target, at(0)).await.unwrap()[0].clone();
+    let stale = claim_all(&store, at(0)).await.pop().unwrap();
+    let fresh = claim_all(&store, at(30)).await.pop().unwrap();
+    assert_eq!(fresh.delivery_id, id);
+    assert_eq!(fresh.attempt, 2, "the lost attempt counts");
+    assert_ne!(fresh.token, stale.token);
+    let before = snapshot(&store, &scope, &target[0]).await;
+    let late = store
+        .finish(
+            &stale,
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(31),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(late, StoreError::LeaseLost), "{late:?}");
+    assert!(matches!(
+        store.release(&stale).await.unwrap_err(),
+        StoreError::LeaseLost
+    ));
+    assert_eq!(
+        snapshot(&store, &scope, &target[0]).await,
+        before,
+        "nothing written"
+    );
+    store
+        .finish(
+            &fresh,
+            Finish::Delivered(success(2, Trigger::Scheduled)),
+            at(32),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&store, &scope, &id).await.state,
+        DeliveryState::Delivered
+    );
+}
+
+pub async fn finish_is_fenced_by_the_claim_token<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let target = webhooks(1);
+    store.enqueue(&event(&scope), &target, at(0)).await.unwrap();
+    let claim = claim_all(&store, at(0)).await.pop().unwrap();
+    let mut forged = claim.clone();
+    forged.token = webhook_kit::ClaimToken::generate();
+    let before = snapshot(&store, &scope, &target[0]).await;
+    for finish in [
+        Finish::Delivered(success(1, Trigger::Scheduled)),
+        Finish::Failed(failure(1, Trigger::Scheduled)),
+        Finish::Cancelled,
+    ] {
+        let refused = store.finish(&forged, finish, at(1)).await.unwrap_err();
+        assert!(matches!(refused, StoreError::LeaseLost), "{refused:?}");
+    }
+    assert!(matches!(
+        store.release(&forged).await.unwrap_err(),
+        StoreError::LeaseLost
+    ));
+    assert_eq!(snapshot(&store, &scope, &target[0]).await, before);
+    store
+        .finish(
+            &claim,
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(1),
+        )
+        .await
+        .unwrap();
+    // Finished: the token is spent.
+    let twice = store
+        .finish(
+            &claim,
+            Finish::Failed(failure(1, Trigger::Scheduled)),
+            at(2),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(twice, StoreError::LeaseLost));
+    assert_eq!(
+        store
+            .attempts(&scope, &claim.delivery_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn finish_records_the_attempt_and_the_state<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let ids = store
+        .enqueue(&event(&scope), &webhooks(3), at(0))
+        .await
+        .unwrap();
+    let claims = claim_all(&store, at(0)).await;
+    let finishes = [
+        (
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            DeliveryState::Delivered,
+            1,
+        ),
+        (
+            Finish::Failed(failure(1, Trigger::Scheduled)),
+            DeliveryState::Failed,
+            1,
+        ),
+        (Finish::Cancelled, DeliveryState::Cancelled, 0),
+    ];
+    for (claim, (finish, expected, recorded)) in claims.iter().zip(finishes) {
+        let attempt = finish.attempt().cloned();
+        store.finish(claim, finish, at(7)).await.unwrap();
+        let delivery = state(&store, &scope, &claim.delivery_id).await;
+        assert_eq!(delivery.state, expected);
+        assert_eq!(delivery.due_at, None);
+        assert_eq!(delivery.updated_at, at(7));
+        let attempts = store.attempts(&scope, &claim.delivery_id).await.unwrap();
+        assert_eq!(attempts.len(), recorded);
+        assert_eq!(attempts.first().cloned(), attempt);
+    }
+    assert!(
+        claim_all(&store, at(1000)).await.is_empty(),
+        "final deliveries stay put"
+    );
+    assert_eq!(ids.len(), 3);
+}
+
+pub async fn retry_is_due_when_the_worker_says<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let id = store
+        .enqueue(&event(&scope), &webhooks(1), at(0))
+        .await
+        .unwrap()[0]
+        .clone();
+    let claim = claim_all(&store, at(0)).await.pop().unwrap();
+    let retry = Finish::Retry {
+        attempt: failure(1, Trigger::Scheduled),
+        at: at(300),
+    };
+    store.finish(&claim, retry, at(1)).await.unwrap();
+    let delivery = state(&store, &scope, &id).await;
+    assert_eq!(delivery.state, DeliveryState::Pending);
+    assert_eq!(delivery.due_at, Some(at(300)));
+    assert_eq!(delivery.attempts, 1);
+    assert!(claim_all(&store, at(299)).await.is_empty());
+    assert_eq!(claim_all(&store, at(300)).await.len(), 1);
+}
+
+pub async fn release_returns_a_claim_without_counting_it<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let target = webhooks(1);
+    let id = store.enqueue(&event(&scope), &target, at(0)).await.unwrap()[0].clone();
+    let claim = claim_all(&store, at(3)).await.pop().unwrap();
+    store.release(&claim).await.unwrap();
+    let delivery = state(&store, &scope, &id).await;
+    assert_eq!(delivery.state, DeliveryState::Pending);
+    assert_eq!(delivery.attempts, 0, "an unstarted attempt is not counted");
+    assert!(
+        delivery.due_at.is_some_and(|due| due <= at(3)),
+        "due at once"
+    );
+    assert!(store.attempts(&scope, &id).await.unwrap().is_empty());
+    // The token is spent, and the next claim is attempt 1 again.
+    assert!(matches!(
+        store.release(&claim).await.unwrap_err(),
+        StoreError::LeaseLost
+    ));
+    let again = claim_all(&store, at(3)).await.pop().unwrap();
+    assert_eq!(again.attempt, 1);
+}
+
+pub async fn attempts_keep_every_field_but_no_secret<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let id = store
+        .enqueue(&event(&scope), &webhooks(1), at(0))
+        .await
+        .unwrap()[0]
+        .clone();
+    let ipv6: SocketAddr = "[::1]:443".parse().unwrap();
+    let records = [
+        AttemptRecord {
+            number: 1,
+            trigger: Trigger::Scheduled,
+            started_at: at(0) + TimeDelta::nanoseconds(123_456_789),
+            duration: Duration::from_nanos(15_000_000_001),
+            remote_addr: None,
+            status: None,
+            error: Some(ErrorKind::Timeout),
+            response: Vec::new(),
+        },
+        AttemptRecord {
+            number: 2,
+            trigger: Trigger::Scheduled,
+            started_at: at(10),
+            duration: Duration::from_millis(3),
+            remote_addr: Some(ipv6),
+            status: Some(500),
+            error: None,
+            response: vec![0xff; MAX_KEPT_RESPONSE],
+        },
+        AttemptRecord {
+            number: 3,
+            trigger: Trigger::Manual,
+            started_at: at(20),
+            duration: Duration::ZERO,
+            remote_addr: Some("127.0.0.1:1".parse().unwrap()),
+            status: Some(302),
+            error: Some(ErrorKind::Redirect),
+            response: b"moved \x00 binary".to_vec(),
+        },
+    ];
+    for (index, record) in records.iter().enumerate() {
+        let claim = claim_all(&store, at(100 * (index as i64 + 1)))
+            .await
+            .pop()
+            .unwrap();
+        let finish = if index == 2 {
+            Finish::Failed(record.clone())
+        } else {
+            Finish::Retry {
+                attempt: record.clone(),
+                at: at(100 * (index as i64 + 2)),
+            }
+        };
+        store.finish(&claim, finish, at(1)).await.unwrap();
+    }
+    assert_eq!(store.attempts(&scope, &id).await.unwrap(), records);
+}
+
+pub async fn listing_filters_by_state_and_pages<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let target = webhooks(1);
+    let mut ids = Vec::new();
+    for second in 0..5 {
+        ids.push(
+            store
+                .enqueue(&event(&scope), &target, at(second))
+                .await
+                .unwrap()[0]
+                .clone(),
+        );
+    }
+    // Another webhook's delivery (due later) is not listed.
+    store
+        .enqueue(&event(&scope), &webhooks(1), at(100))
+        .await
+        .unwrap();
+    let claims = store.claim(at(10), LEASE, 2).await.unwrap();
+    store
+        .finish(
+            &claims[0],
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(11),
+        )
+        .await
+        .unwrap();
+    let listed = |state, after, limit| {
+        let (store, scope, target) = (&store, &scope, &target[0]);
+        async move {
+            store
+                .deliveries(scope, target, state, after, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|delivery| delivery.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(None, None, 100).await, ids, "oldest first");
+    assert_eq!(
+        listed(Some(DeliveryState::Delivered), None, 100).await,
+        [ids[0].clone()]
+    );
+    assert_eq!(
+        listed(Some(DeliveryState::InFlight), None, 100).await,
+        [ids[1].clone()]
+    );
+    assert_eq!(
+        listed(Some(DeliveryState::Pending), None, 100).await,
+        ids[2..]
+    );
+    assert!(
+        listed(Some(DeliveryState::Failed), None, 100)
+            .await
+            .is_empty()
+    );
+    assert_eq!(listed(None, None, 2).await, ids[..2]);
+    assert_eq!(listed(None, Some(&ids[1]), 2).await, ids[2..4]);
+    assert_eq!(
+        listed(Some(DeliveryState::Pending), Some(&ids[3]), 10).await,
+        ids[4..]
+    );
+    assert!(listed(None, None, 0).await.is_empty());
+    assert!(
+        store
+            .deliveries(&scope, &WebhookId::generate(), None, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn redeliver_gives_a_final_delivery_one_manual_attempt<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let ids = store
+        .enqueue(&event(&scope), &webhooks(3), at(0))
+        .await
+        .unwrap();
+    let claims = claim_all(&store, at(0)).await;
+    store
+        .finish(
+            &claims[0],
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(1),
+        )
+        .await
+        .unwrap();
+    store
+        .finish(
+            &claims[1],
+            Finish::Failed(failure(1, Trigger::Scheduled)),
+            at(1),
+        )
+        .await
+        .unwrap();
+    store
+        .finish(&claims[2], Finish::Cancelled, at(1))
+        .await
+        .unwrap();
+    for claim in &claims {
+        store
+            .redeliver(&scope, &claim.delivery_id, at(50))
+            .await
+            .unwrap();
+        let delivery = state(&store, &scope, &claim.delivery_id).await;
+        assert_eq!(delivery.state, DeliveryState::Pending);
+        assert_eq!(delivery.due_at, Some(at(50)));
+    }
+    assert!(claim_all(&store, at(49)).await.is_empty());
+    let manual = claim_all(&store, at(50)).await;
+    assert_eq!(manual.len(), 3);
+    assert!(
+        manual
+            .iter()
+            .all(|claim| claim.trigger == Trigger::Manual && claim.attempt == 2)
+    );
+    // After it, the next scheduled retry is scheduled again.
+    let retry = Finish::Retry {
+        attempt: failure(2, Trigger::Manual),
+        at: at(60),
+    };
+    store.finish(&manual[0], retry, at(51)).await.unwrap();
+    let next = claim_all(&store, at(60)).await.pop().unwrap();
+    assert_eq!(next.trigger, Trigger::Scheduled);
+    assert_eq!(ids.len(), 3);
+}
+
+pub async fn redeliver_hurries_a_pending_delivery_and_refuses_an_in_flight_one<S: DeliveryStore>(
+    store: S,
+) {
+    let scope = new_scope(AccountType::Live);
+    let target = webhooks(1);
+    let id = store.enqueue(&event(&scope), &target, at(0)).await.unwrap()[0].clone();
+    let claim = claim_all(&store, at(0)).await.pop().unwrap();
+    let before = snapshot(&store, &scope, &target[0]).await;
+    let busy = store.redeliver(&scope, &id, at(1)).await.unwrap_err();
+    assert!(matches!(busy, StoreError::InFlight), "{busy:?}");
+    assert_eq!(snapshot(&store, &scope, &target[0]).await, before);
+    let retry = Finish::Retry {
+        attempt: failure(1, Trigger::Scheduled),
+        at: at(3600),
+    };
+    store.finish(&claim, retry, at(1)).await.unwrap();
+    store.redeliver(&scope, &id, at(2)).await.unwrap();
+    let hurried = claim_all(&store, at(2)).await.pop().unwrap();
+    assert_eq!(hurried.trigger, Trigger::Scheduled, "still on its schedule");
+    assert_eq!(hurried.attempt, 2);
+    let missing = store
+        .redeliver(&scope, &DeliveryId::generate(), at(3))
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound));
+}
+
+pub async fn recover_redelivers_failed_deliveries_since_a_time_bounded<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let target = webhooks(1);
+    let mut failed = Vec::new();
+    for second in [0, 10, 20, 30] {
+        store
+            .enqueue(&event(&scope), &target, at(second))
+            .await
+            .unwrap();
+        let claim = claim_all(&store, at(second)).await.pop().unwrap();
+        store
+            .finish(
+                &claim,
+                Finish::Failed(failure(1, Trigger::Scheduled)),
+                at(second),
+            )
+            .await
+            .unwrap();
+        failed.push(claim.delivery_id);
+    }
+    // A delivered one and another webhook's failed one are left alone.
+    store
+        .enqueue(&event(&scope), &target, at(40))
+        .await
+        .unwrap();
+    let delivered = claim_all(&store, at(40)).await.pop().unwrap();
+    store
+        .finish(
+            &delivered,
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(40),
+        )
+        .await
+        .unwrap();
+    let other = webhooks(1);
+    store.enqueue(&event(&scope), &other, at(40)).await.unwrap();
+    let theirs = claim_all(&store, at(40)).await.pop().unwrap();
+    store
+        .finish(
+            &theirs,
+            Finish::Failed(failure(1, Trigger::Scheduled)),
+            at(40),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store
+            .recover(&scope, &target[0], at(10), at(100), 2)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        ids_in(&store, &scope, &target[0], DeliveryState::Pending).await,
+        failed[1..3],
+        "oldest first, at most 2, none before 10"
+    );
+    assert_eq!(
+        store
+            .recover(&scope, &target[0], at(10), at(100), 100)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        ids_in(&store, &scope, &target[0], DeliveryState::Pending).await,
+        failed[1..]
+    );
+    assert_eq!(
+        state(&store, &scope, &failed[0]).await.state,
+        DeliveryState::Failed
+    );
+    assert_eq!(
+        state(&store, &scope, &theirs.delivery_id).await.state,
+        DeliveryState::Failed
+    );
+    let manual = claim_all(&store, at(100)).await;
+    assert_eq!(manual.len(), 3);
+    assert!(manual.iter().all(|claim| claim.trigger == Trigger::Manual));
+}
+
+pub async fn cancel_stops_pending_and_in_flight_deliveries<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let ids = store
+        .enqueue(&event(&scope), &webhooks(3), at(0))
+        .await
+        .unwrap();
+    let in_flight = store.claim(at(0), LEASE, 1).await.unwrap().pop().unwrap();
+    let done = store.claim(at(0), LEASE, 1).await.unwrap().pop().unwrap();
+    store
+        .finish(
+            &done,
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(1),
+        )
+        .await
+        .unwrap();
+    let pending = ids
+        .iter()
+        .find(|id| **id != in_flight.delivery_id && **id != done.delivery_id)
+        .unwrap();
+    store.cancel(&scope, pending, at(2)).await.unwrap();
+    store
+        .cancel(&scope, &in_flight.delivery_id, at(2))
+        .await
+        .unwrap();
+    store
+        .cancel(&scope, &done.delivery_id, at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&store, &scope, pending).await.state,
+        DeliveryState::Cancelled
+    );
+    assert_eq!(
+        state(&store, &scope, &in_flight.delivery_id).await.state,
+        DeliveryState::Cancelled
+    );
+    assert_eq!(
+        state(&store, &scope, &done.delivery_id).await.state,
+        DeliveryState::Delivered
+    );
+    let lost = store
+        .finish(
+            &in_flight,
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(3),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(lost, StoreError::LeaseLost));
+    assert!(claim_all(&store, at(1000)).await.is_empty());
+    let missing = store
+        .cancel(&scope, &DeliveryId::generate(), at(3))
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound));
+}
+
+pub async fn prune_deletes_old_final_deliveries_only<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let target = webhooks(1);
+    let old_event = event(&scope);
+    let old = store.enqueue(&old_event, &target, at(0)).await.unwrap()[0].clone();
+    let claim = claim_all(&store, at(0)).await.pop().unwrap();
+    store
+        .finish(
+            &claim,
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(10),
+        )
+        .await
+        .unwrap();
+    let recent = store
+        .enqueue(&event(&scope), &target, at(20))
+        .await
+        .unwrap()[0]
+        .clone();
+    let claim = claim_all(&store, at(20)).await.pop().unwrap();
+    store
+        .finish(
+            &claim,
+            Finish::Failed(failure(1, Trigger::Scheduled)),
+            at(30),
+        )
+        .await
+        .unwrap();
+    let waiting = store.enqueue(&event(&scope), &target, at(0)).await.unwrap()[0].clone();
+
+    assert_eq!(store.prune(at(10), 100).await.unwrap(), 0, "strictly older");
+    assert_eq!(store.prune(at(25), 100).await.unwrap(), 1);
+    assert_eq!(store.delivery(&scope, &old).await.unwrap(), None);
+    assert!(matches!(
+        store.attempts(&scope, &old).await.unwrap_err(),
+        StoreError::NotFound
+    ));
+    assert!(store.delivery(&scope, &recent).await.unwrap().is_some());
+    assert_eq!(store.prune(at(10_000), 100).await.unwrap(), 1);
+    assert_eq!(
+        state(&store, &scope, &waiting).await.state,
+        DeliveryState::Pending,
+        "a pending delivery is never pruned"
+    );
+    assert_eq!(store.prune(at(10_000), 100).await.unwrap(), 0);
+}
+
+pub async fn health_follows_the_pure_rule<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let webhook = WebhookId::generate();
+    let steps = [
+        (Observation::Failed, 0),
+        (Observation::Failed, 5),
+        (Observation::Exhausted, 10),
+        (Observation::Exhausted, 8),
+        (Observation::Exhausted, 20),
+        (Observation::Succeeded, 30),
+        (Observation::Exhausted, 40),
+        (Observation::Reset, 50),
+        (Observation::Succeeded, 60),
+    ];
+    let mut expected = EndpointHealth::default();
+    for (observation, second) in steps {
+        let change = store
+            .observe_health(&scope, &webhook, observation, at(second))
+            .await
+            .unwrap();
+        assert_eq!(
+            change.before, expected,
+            "before {observation:?} at {second}"
+        );
+        expected = expected.observe(observation, at(second));
+        assert_eq!(change.after, expected, "after {observation:?} at {second}");
+    }
+    // Recovery is a success after failures.
+    store
+        .observe_health(&scope, &webhook, Observation::Failed, at(70))
+        .await
+        .unwrap();
+    let change = store
+        .observe_health(&scope, &webhook, Observation::Succeeded, at(71))
+        .await
+        .unwrap();
+    assert!(change.recovered());
+    // Health is per webhook and per scope.
+    let other = new_scope(AccountType::Live);
+    store
+        .observe_health(&scope, &webhook, Observation::Failed, at(80))
+        .await
+        .unwrap();
+    let theirs = store
+        .observe_health(&other, &webhook, Observation::Failed, at(90))
+        .await
+        .unwrap();
+    assert_eq!(theirs.before, EndpointHealth::default());
+    assert_eq!(theirs.after.failing_since, Some(at(90)));
+}
+
+pub async fn another_scope_sees_nothing_and_changes_nothing<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let intruder = Scope::new(scope.organization().clone(), AccountType::Test);
+    let stranger = new_scope(AccountType::Live);
+    let target = webhooks(1);
+    let ids = store.enqueue(&event(&scope), &target, at(0)).await.unwrap();
+    let claim = claim_all(&store, at(0)).await.pop().unwrap();
+    store
+        .finish(
+            &claim,
+            Finish::Failed(failure(1, Trigger::Scheduled)),
+            at(1),
+        )
+        .await
+        .unwrap();
+    let before = snapshot(&store, &scope, &target[0]).await;
+    for other in [&intruder, &stranger] {
+        assert_eq!(store.delivery(other, &ids[0]).await.unwrap(), None);
+        assert!(
+            store
+                .deliveries(other, &target[0], None, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let refusals = [
+            store.attempts(other, &ids[0]).await.unwrap_err(),
+            store.redeliver(other, &ids[0], at(2)).await.unwrap_err(),
+            store.cancel(other, &ids[0], at(2)).await.unwrap_err(),
+        ];
+        for refusal in refusals {
+            assert!(matches!(refusal, StoreError::NotFound), "{refusal:?}");
+        }
+        assert_eq!(
+            store
+                .recover(other, &target[0], at(0), at(2), 10)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+    assert_eq!(snapshot(&store, &scope, &target[0]).await, before);
+    assert!(claim_all(&store, at(1000)).await.is_empty());
+}

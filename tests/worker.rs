@@ -1,0 +1,634 @@
+//! `DeliveryWorker` on a `MemoryStore` against real HTTPS receivers on loopback
+//! (tests/support/https.rs), with a `ManualClock`: nothing sleeps to wait for a schedule.
+//! Webhooks point at `hooks.example.test:<port>`, which the transport's resolver maps to
+//! 127.0.0.1, and loopback is allowed through the transport's allow-list.
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/https.rs"]
+mod https;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use https::{Cert, Receiver, Reply, Seen};
+use webhook_kit::send::{HttpsTransport, StaticResolver};
+use webhook_kit::{
+    AccountFilter, AccountType, AttemptRecord, Clock, DeliveryId, DeliveryState, DeliveryStore,
+    DeliveryWorker, DisableReason, ErrorKind, Event, EventId, HealthPolicy, ManualClock,
+    MemoryStore, Notice, Observer, RetrySchedule, Scope, Trigger, UpdateWebhookRequest, Verifier,
+    Webhook, WebhookStore, WorkerError,
+};
+
+const HOST: &str = "hooks.example.test";
+const SECOND: Duration = Duration::from_secs(1);
+
+type Store = Arc<MemoryStore>;
+type Worker = DeliveryWorker<Store, HttpsTransport>;
+
+fn transport(cert: &Cert, timeout: Duration) -> HttpsTransport {
+    HttpsTransport::builder()
+        .resolver(StaticResolver::new().with(HOST, [IpAddr::V4(Ipv4Addr::LOCALHOST)]))
+        .add_root_certificates_pem(cert.pem.as_bytes())
+        .allow_network("127.0.0.0/8".parse().unwrap())
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+        .unwrap()
+}
+
+/// The notices a worker gave, in order.
+#[derive(Debug, Clone, Default)]
+struct Notices(Arc<Mutex<Vec<Notice>>>);
+
+impl Observer for Notices {
+    fn notice(&self, notice: &Notice) {
+        self.0.lock().unwrap().push(notice.clone());
+    }
+}
+
+impl Notices {
+    fn codes(&self) -> Vec<&'static str> {
+        self.0.lock().unwrap().iter().map(Notice::code).collect()
+    }
+}
+
+struct Setup {
+    store: Store,
+    clock: ManualClock,
+    notices: Notices,
+    cert: Cert,
+    scope: Scope,
+}
+
+impl Setup {
+    fn new() -> Self {
+        Self {
+            store: Arc::new(MemoryStore::new()),
+            clock: ManualClock::starting_now(),
+            notices: Notices::default(),
+            cert: Cert::new(&[HOST]),
+            scope: Scope::new("org_1".parse().unwrap(), AccountType::Live),
+        }
+    }
+
+    /// A worker with no jitter, a 2 s transport timeout and a 10 s lease.
+    fn worker(&self, schedule: RetrySchedule) -> Worker {
+        self.builder(schedule).build().unwrap()
+    }
+
+    fn builder(
+        &self,
+        schedule: RetrySchedule,
+    ) -> webhook_kit::WorkerBuilder<Store, HttpsTransport> {
+        DeliveryWorker::builder(Arc::clone(&self.store), transport(&self.cert, 2 * SECOND))
+            .lease(10 * SECOND)
+            .schedule(schedule.with_jitter_percent(0).unwrap())
+            .clock(self.clock.clone())
+            .observer(self.notices.clone())
+    }
+
+    /// A webhook to `addr`, for `accounts` (empty: all).
+    async fn webhook(&self, addr: SocketAddr, accounts: &[&str]) -> Webhook {
+        let url = format!("https://{HOST}:{}/hook", addr.port());
+        let filter =
+            AccountFilter::from_ids(accounts.iter().map(|id| id.parse().unwrap())).unwrap();
+        let webhook = Webhook::new(self.scope.clone(), url.parse().unwrap(), filter);
+        self.store.insert(&webhook).await.unwrap();
+        webhook
+    }
+
+    async fn enqueue(&self, worker: &Worker, account: &str) -> (Event, Vec<DeliveryId>) {
+        let id = EventId::generate();
+        let body = format!(r#"{{"event":"{id}"}}"#).into_bytes();
+        let event = Event::new(id, self.scope.clone(), account.parse().unwrap(), body);
+        let ids = worker
+            .webhooks()
+            .enqueue_at(&event, self.clock.now())
+            .await
+            .unwrap();
+        (event, ids)
+    }
+
+    async fn state(&self, id: &DeliveryId) -> DeliveryState {
+        self.store
+            .delivery(&self.scope, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+    }
+
+    async fn attempts(&self, id: &DeliveryId) -> Vec<AttemptRecord> {
+        self.store.attempts(&self.scope, id).await.unwrap()
+    }
+
+    /// A verifier for `webhook`'s current secret that accepts the manual clock's timestamps.
+    fn verifier(&self, webhook: &Webhook) -> Verifier {
+        Verifier::from_secret(webhook.secret()).with_tolerance(Duration::from_secs(30 * 24 * 3600))
+    }
+}
+
+/// `worker.run` in a task, and the sender that stops it.
+fn spawn_run(
+    worker: &Worker,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<webhook_kit::RunReport>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = worker.clone();
+    let running = tokio::spawn(async move {
+        worker
+            .run(async {
+                stopped.await.ok();
+            })
+            .await
+    });
+    (stop, running)
+}
+
+/// A loopback port nobody listens on (yet).
+fn closed_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn header<'a>(seen: &'a Seen, name: &str) -> &'a str {
+    seen.headers
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn enqueued_events_reach_the_matching_webhooks_signed() {
+    let setup = Setup::new();
+    let worker = setup.worker(RetrySchedule::standard());
+    let placeholder = Webhook::new(
+        setup.scope.clone(),
+        "https://example.com/x".parse().unwrap(),
+        AccountFilter::default(),
+    );
+    let receiver = Receiver::start(&setup.cert, Reply::status(204)).await;
+    let webhook = setup.webhook(receiver.addr, &["acc_1"]).await;
+    let other = setup.webhook(receiver.addr, &["acc_2"]).await;
+    let (event, ids) = setup.enqueue(&worker, "acc_1").await;
+    assert_eq!(ids.len(), 1, "only the webhook whose filter matches");
+
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    let request = &seen[0];
+    assert_eq!(request.body, event.body());
+    assert_eq!(header(request, "webhook-id"), event.id().as_str());
+    let verifier = setup.verifier(&webhook);
+    let headers: http::HeaderMap = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.parse::<http::HeaderName>().unwrap(), v.parse().unwrap()))
+        .collect();
+    verifier.verify(&headers, &request.body).unwrap();
+    assert!(
+        setup
+            .verifier(&other)
+            .verify(&headers, &request.body)
+            .is_err()
+    );
+    assert!(
+        setup
+            .verifier(&placeholder)
+            .verify(&headers, &request.body)
+            .is_err()
+    );
+
+    assert_eq!(setup.state(&ids[0]).await, DeliveryState::Delivered);
+    let attempts = setup.attempts(&ids[0]).await;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].number, 1);
+    assert_eq!(attempts[0].trigger, Trigger::Scheduled);
+    assert_eq!(attempts[0].status, Some(204));
+    assert_eq!(attempts[0].remote_addr, Some(receiver.addr));
+    assert_eq!(attempts[0].error, None);
+    assert!(setup.notices.codes().is_empty());
+    assert_eq!(worker.run_once().await.unwrap(), 0, "nothing left");
+}
+
+#[tokio::test]
+async fn a_receiver_down_then_back_gets_the_delivery_on_schedule() {
+    let setup = Setup::new();
+    let worker = setup.worker(RetrySchedule::standard());
+    let addr = closed_port();
+    let webhook = setup.webhook(addr, &[]).await;
+    let (event, ids) = setup.enqueue(&worker, "acc_1").await;
+
+    // Attempt 1 at once: refused.
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let first = setup.attempts(&ids[0]).await;
+    assert_eq!(first[0].error, Some(ErrorKind::Connect));
+    let due = setup
+        .store
+        .delivery(&setup.scope, &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(due.state, DeliveryState::Pending);
+    assert_eq!(due.due_at, Some(setup.clock.now() + TimeDelta::seconds(5)));
+    // Not due before 5 s.
+    setup.clock.advance(4 * SECOND);
+    assert_eq!(worker.run_once().await.unwrap(), 0);
+    setup.clock.advance(SECOND);
+    assert_eq!(worker.run_once().await.unwrap(), 1, "attempt 2 after 5 s");
+    // Back up; attempt 3 comes 5 minutes later.
+    let receiver = Receiver::start_on(addr.port(), &setup.cert, Reply::status(200)).await;
+    setup.clock.advance(299 * SECOND);
+    assert_eq!(worker.run_once().await.unwrap(), 0);
+    setup.clock.advance(SECOND);
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+
+    assert_eq!(setup.state(&ids[0]).await, DeliveryState::Delivered);
+    let attempts = setup.attempts(&ids[0]).await;
+    assert_eq!(
+        attempts.iter().map(|a| a.number).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(attempts[2].status, Some(200));
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(header(&seen[0], "webhook-id"), event.id().as_str());
+    assert_eq!(
+        header(&seen[0], "webhook-timestamp"),
+        setup.clock.now().timestamp().to_string(),
+        "signed afresh at the attempt"
+    );
+    assert_eq!(
+        setup.notices.codes(),
+        ["attempt_failed", "attempt_failed", "webhook_recovered"]
+    );
+    assert!(
+        setup
+            .store
+            .get(&setup.scope, webhook.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled()
+    );
+}
+
+#[tokio::test]
+async fn a_410_disables_the_webhook_and_nothing_more_is_sent() {
+    let setup = Setup::new();
+    let worker = setup
+        .builder(RetrySchedule::standard())
+        .concurrency(1)
+        .build()
+        .unwrap();
+    let receiver = Receiver::start(&setup.cert, Reply::status(410)).await;
+    let webhook = setup.webhook(receiver.addr, &[]).await;
+    let (_, first) = setup.enqueue(&worker, "acc_1").await;
+    let (_, second) = setup.enqueue(&worker, "acc_1").await;
+
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(setup.state(&first[0]).await, DeliveryState::Failed);
+    let stored = setup
+        .store
+        .get(&setup.scope, webhook.id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.enabled(), "disabled at once");
+    assert_eq!(
+        setup.notices.codes(),
+        ["attempt_failed", "webhook_disabled"]
+    );
+    let disabled = setup.notices.0.lock().unwrap()[1].clone();
+    assert!(matches!(
+        disabled,
+        Notice::WebhookDisabled {
+            reason: DisableReason::Gone,
+            ..
+        }
+    ));
+
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(setup.state(&second[0]).await, DeliveryState::Cancelled);
+    assert!(setup.attempts(&second[0]).await.is_empty());
+    assert_eq!(receiver.seen().len(), 1, "nothing more was sent");
+    // Later events are not even queued for it.
+    assert!(setup.enqueue(&worker, "acc_1").await.1.is_empty());
+}
+
+#[tokio::test]
+async fn each_attempt_reads_the_webhook_again() {
+    let setup = Setup::new();
+    let worker = setup.worker(RetrySchedule::standard());
+    let old = Receiver::start(&setup.cert, Reply::status(500)).await;
+    let new = Receiver::start(&setup.cert, Reply::status(204)).await;
+    let webhook = setup.webhook(old.addr, &[]).await;
+    let (event, ids) = setup.enqueue(&worker, "acc_1").await;
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(old.seen().len(), 1);
+
+    // The URL moves and the secret rotates with an overlap: both sign.
+    let service = worker.webhooks();
+    let id = webhook.id().as_str();
+    let new_url = format!("https://{HOST}:{}/new", new.addr.port());
+    let update = |body: String| UpdateWebhookRequest::from_json(body.as_bytes()).unwrap();
+    service
+        .update(
+            &setup.scope,
+            id,
+            update(format!(r#"{{"url":"{new_url}"}}"#)),
+        )
+        .await
+        .unwrap();
+    service
+        .rotate_secret_with_overlap(&setup.scope, id, TimeDelta::hours(1))
+        .await
+        .unwrap();
+
+    setup.clock.advance(5 * SECOND);
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(old.seen().len(), 1);
+    let seen = new.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/new");
+    assert_eq!(header(&seen[0], "webhook-id"), event.id().as_str());
+    let signatures = header(&seen[0], "webhook-signature");
+    assert_eq!(signatures.split(' ').count(), 2, "new and old secrets sign");
+    assert_eq!(setup.state(&ids[0]).await, DeliveryState::Delivered);
+
+    // Disabled, or deleted: the delivery is cancelled, not sent.
+    let (_, waiting) = setup.enqueue(&worker, "acc_1").await;
+    let set_enabled =
+        |enabled: bool| update(format!(r#"{{"url":"{new_url}","enabled":{enabled}}}"#));
+    service
+        .update(&setup.scope, id, set_enabled(false))
+        .await
+        .unwrap();
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(setup.state(&waiting[0]).await, DeliveryState::Cancelled);
+
+    service
+        .update(&setup.scope, id, set_enabled(true))
+        .await
+        .unwrap();
+    let (_, orphan) = setup.enqueue(&worker, "acc_1").await;
+    setup
+        .store
+        .delete(&setup.scope, webhook.id())
+        .await
+        .unwrap();
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(setup.state(&orphan[0]).await, DeliveryState::Cancelled);
+    assert_eq!(new.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn an_exhausted_delivery_fails_and_recovers_by_hand() {
+    let setup = Setup::new();
+    let worker = setup.worker(RetrySchedule::new([SECOND]).unwrap());
+    let addr = closed_port();
+    let webhook = setup.webhook(addr, &[]).await;
+    let (_, ids) = setup.enqueue(&worker, "acc_1").await;
+    worker.run_once().await.unwrap();
+    setup.clock.advance(SECOND);
+    worker.run_once().await.unwrap();
+    assert_eq!(setup.state(&ids[0]).await, DeliveryState::Failed);
+    assert_eq!(
+        setup.notices.codes(),
+        ["attempt_failed", "attempt_failed", "delivery_exhausted"]
+    );
+
+    let receiver = Receiver::start_on(addr.port(), &setup.cert, Reply::status(204)).await;
+    let since = setup.clock.now() - TimeDelta::hours(1);
+    let recovered = setup
+        .store
+        .recover(&setup.scope, webhook.id(), since, setup.clock.now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(recovered, 1);
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(setup.state(&ids[0]).await, DeliveryState::Delivered);
+    let attempts = setup.attempts(&ids[0]).await;
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(attempts[2].trigger, Trigger::Manual);
+    assert_eq!(receiver.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_five_days_is_disabled() {
+    let setup = Setup::new();
+    let worker = setup.worker(RetrySchedule::new([SECOND]).unwrap());
+    let receiver = Receiver::start(&setup.cert, Reply::status(500)).await;
+    let webhook = setup.webhook(receiver.addr, &[]).await;
+    let enabled = || async {
+        setup
+            .store
+            .get(&setup.scope, webhook.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled()
+    };
+    // Exhausted once now and once 13 hours later.
+    for _ in 0..2 {
+        setup.enqueue(&worker, "acc_1").await;
+        worker.run_once().await.unwrap();
+        setup.clock.advance(SECOND);
+        worker.run_once().await.unwrap();
+        setup.clock.advance(Duration::from_secs(13 * 3600));
+    }
+    assert!(enabled().await);
+    // Failing, but not yet for five days.
+    setup.clock.advance(Duration::from_secs(3 * 24 * 3600));
+    setup.enqueue(&worker, "acc_1").await;
+    worker.run_once().await.unwrap();
+    assert!(enabled().await);
+    // Past five days: the next failure disables it.
+    setup.clock.advance(Duration::from_secs(24 * 3600));
+    setup.clock.advance(SECOND);
+    worker.run_once().await.unwrap();
+    assert!(!enabled().await);
+    let codes = setup.notices.codes();
+    assert_eq!(codes.last(), Some(&"webhook_disabled"));
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|code| **code == "delivery_exhausted")
+            .count(),
+        3
+    );
+    assert_eq!(receiver.seen().len(), 6);
+}
+
+#[tokio::test]
+async fn a_success_resets_the_failing_clock() {
+    let setup = Setup::new();
+    let worker = setup.worker(RetrySchedule::new([SECOND]).unwrap());
+    let policy = HealthPolicy::default();
+    let addr = closed_port();
+    let webhook = setup.webhook(addr, &[]).await;
+    for _ in 0..2 {
+        setup.enqueue(&worker, "acc_1").await;
+        worker.run_once().await.unwrap();
+        setup.clock.advance(SECOND);
+        worker.run_once().await.unwrap();
+        setup.clock.advance(Duration::from_secs(13 * 3600));
+    }
+    let receiver = Receiver::start_on(addr.port(), &setup.cert, Reply::status(204)).await;
+    setup.enqueue(&worker, "acc_1").await;
+    worker.run_once().await.unwrap();
+    assert_eq!(receiver.seen().len(), 1);
+    drop(receiver);
+    let change = setup
+        .store
+        .observe_health(
+            &setup.scope,
+            webhook.id(),
+            webhook_kit::Observation::Failed,
+            setup.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        change.before,
+        Default::default(),
+        "the success forgot the failures"
+    );
+    assert!(!policy.should_disable(&change.after, setup.clock.now() + TimeDelta::days(4)));
+    assert_eq!(setup.notices.codes().last(), Some(&"webhook_recovered"));
+}
+
+#[tokio::test]
+async fn a_lease_not_longer_than_the_transport_timeout_is_refused() {
+    let setup = Setup::new();
+    let build = |lease| {
+        DeliveryWorker::builder(
+            Arc::clone(&setup.store),
+            transport(&setup.cert, 15 * SECOND),
+        )
+        .lease(lease)
+        .build()
+    };
+    for lease in [10 * SECOND, 15 * SECOND] {
+        let error = build(lease).unwrap_err();
+        assert_eq!(
+            error,
+            WorkerError::LeaseTooShort {
+                lease,
+                timeout: 15 * SECOND
+            }
+        );
+        assert_eq!(error.code(), "lease_too_short");
+    }
+    assert!(build(16 * SECOND).is_ok());
+    let zero = DeliveryWorker::builder(Arc::clone(&setup.store), transport(&setup.cert, SECOND))
+        .concurrency(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(zero.code(), "worker_invalid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_attempts_finish_and_returns_unstarted_claims() {
+    let setup = Setup::new();
+    let receiver = Receiver::start(&setup.cert, Reply::Never).await;
+    let worker = setup
+        .builder(RetrySchedule::standard())
+        .per_webhook_concurrency(1)
+        .shutdown_grace(5 * SECOND)
+        .poll_interval(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    setup.webhook(receiver.addr, &[]).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.extend(setup.enqueue(&worker, "acc_1").await.1);
+    }
+    let (stop, running) = spawn_run(&worker);
+    // Wait (bounded) until the one attempt allowed is at the receiver.
+    for _ in 0..200 {
+        if !receiver.seen().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(receiver.seen().len(), 1);
+    stop.send(()).unwrap();
+    let report = running.await.unwrap();
+    assert_eq!(report.claimed, 3);
+    assert_eq!(report.released, 2);
+    assert_eq!(
+        report.abandoned, 0,
+        "the attempt in flight finished (its 2 s timeout)"
+    );
+    let mut attempts = Vec::new();
+    for id in &ids {
+        let delivery = setup
+            .store
+            .delivery(&setup.scope, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(delivery.state, DeliveryState::Pending);
+        attempts.push(delivery.attempts);
+    }
+    attempts.sort_unstable();
+    assert_eq!(attempts, [0, 0, 1], "unstarted claims were not counted");
+    assert_eq!(receiver.seen().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_delivers_a_stream_of_events_with_bounded_concurrency() {
+    let setup = Setup::new();
+    let receiver = Receiver::start(&setup.cert, Reply::status(204)).await;
+    let worker = setup
+        .builder(RetrySchedule::standard())
+        .concurrency(4)
+        .batch_size(3)
+        .poll_interval(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let first = setup.webhook(receiver.addr, &[]).await;
+    let second = setup.webhook(receiver.addr, &[]).await;
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.extend(setup.enqueue(&worker, "acc_1").await.1);
+    }
+    assert_eq!(ids.len(), 80);
+    let (stop, running) = spawn_run(&worker);
+    for _ in 0..1000 {
+        if receiver.seen().len() >= 80 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(()).unwrap();
+    let report = running.await.unwrap();
+    assert_eq!(report.claimed, 80);
+    for id in &ids {
+        assert_eq!(setup.state(id).await, DeliveryState::Delivered);
+    }
+    let ids_seen: std::collections::HashSet<(String, String)> = receiver
+        .seen()
+        .iter()
+        .map(|seen| {
+            (
+                header(seen, "webhook-id").to_owned(),
+                header(seen, "webhook-signature").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(ids_seen.len(), 80, "each delivery once");
+    assert!(
+        receiver.connections() <= 4,
+        "connections kept alive, at most the concurrency"
+    );
+    let _ = (first, second);
+}
