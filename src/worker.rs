@@ -102,6 +102,11 @@ impl WorkerError {
 pub struct WorkerBuilder<S, T> {
     store: S,
     transport: T,
+    settings: Settings,
+}
+
+/// What a worker is set to do, the same in its builder and in the running worker.
+struct Settings {
     concurrency: usize,
     batch_size: usize,
     lease: Duration,
@@ -117,15 +122,15 @@ pub struct WorkerBuilder<S, T> {
 impl<S, T> fmt::Debug for WorkerBuilder<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerBuilder")
-            .field("concurrency", &self.concurrency)
-            .field("batch_size", &self.batch_size)
-            .field("lease", &self.lease)
-            .field("per_webhook", &self.per_webhook)
-            .field("schedule", &self.schedule)
-            .field("health", &self.health)
-            .field("clock", &self.clock)
-            .field("poll_interval", &self.poll_interval)
-            .field("shutdown_grace", &self.shutdown_grace)
+            .field("concurrency", &self.settings.concurrency)
+            .field("batch_size", &self.settings.batch_size)
+            .field("lease", &self.settings.lease)
+            .field("per_webhook", &self.settings.per_webhook)
+            .field("schedule", &self.settings.schedule)
+            .field("health", &self.settings.health)
+            .field("clock", &self.settings.clock)
+            .field("poll_interval", &self.settings.poll_interval)
+            .field("shutdown_grace", &self.settings.shutdown_grace)
             .finish_non_exhaustive()
     }
 }
@@ -138,14 +143,14 @@ where
     /// How many attempts may be in flight at once. Default [`DEFAULT_CONCURRENCY`].
     #[must_use]
     pub fn concurrency(mut self, attempts: usize) -> Self {
-        self.concurrency = attempts;
+        self.settings.concurrency = attempts;
         self
     }
 
     /// How many deliveries one claim takes at most. Default [`DEFAULT_BATCH_SIZE`].
     #[must_use]
     pub fn batch_size(mut self, deliveries: usize) -> Self {
-        self.batch_size = deliveries;
+        self.settings.batch_size = deliveries;
         self
     }
 
@@ -153,7 +158,7 @@ where
     /// [`DEFAULT_LEASE`].
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
+        self.settings.lease = lease;
         self
     }
 
@@ -162,21 +167,21 @@ where
     /// at risk goes back to the queue uncounted.
     #[must_use]
     pub fn per_webhook_concurrency(mut self, attempts: usize) -> Self {
-        self.per_webhook = Some(attempts);
+        self.settings.per_webhook = Some(attempts);
         self
     }
 
     /// The retry schedule. Default [`RetrySchedule::standard`].
     #[must_use]
     pub fn schedule(mut self, schedule: RetrySchedule) -> Self {
-        self.schedule = schedule;
+        self.settings.schedule = schedule;
         self
     }
 
     /// The endpoint health rule. Default [`HealthPolicy::default`].
     #[must_use]
     pub fn health(mut self, health: HealthPolicy) -> Self {
-        self.health = health;
+        self.settings.health = health;
         self
     }
 
@@ -184,14 +189,14 @@ where
     /// [`ManualClock`](crate::ManualClock).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.settings.clock = Arc::new(clock);
         self
     }
 
     /// Who hears the [`Notice`]s. Default: nobody.
     #[must_use]
     pub fn observer(mut self, observer: impl Observer) -> Self {
-        self.observer = Arc::new(observer);
+        self.settings.observer = Arc::new(observer);
         self
     }
 
@@ -199,7 +204,7 @@ where
     /// Default [`DEFAULT_POLL_INTERVAL`].
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
+        self.settings.poll_interval = interval;
         self
     }
 
@@ -207,7 +212,7 @@ where
     /// [`DEFAULT_SHUTDOWN_GRACE`].
     #[must_use]
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-        self.shutdown_grace = grace;
+        self.settings.shutdown_grace = grace;
         self
     }
 
@@ -219,30 +224,24 @@ where
     /// [`timeout`](Transport::timeout); [`WorkerError::Zero`] for a zero count.
     pub fn build(self) -> Result<DeliveryWorker<S, T>, WorkerError> {
         if let Some(timeout) = self.transport.timeout()
-            && self.lease <= timeout
+            && self.settings.lease <= timeout
         {
             return Err(WorkerError::LeaseTooShort {
-                lease: self.lease,
+                lease: self.settings.lease,
                 timeout,
             });
         }
-        if self.concurrency == 0 || self.batch_size == 0 || self.per_webhook == Some(0) {
+        if self.settings.concurrency == 0
+            || self.settings.batch_size == 0
+            || self.settings.per_webhook == Some(0)
+        {
             return Err(WorkerError::Zero);
         }
         Ok(DeliveryWorker {
             shared: Arc::new(Shared {
                 webhooks: Webhooks::new(self.store),
                 transport: self.transport,
-                concurrency: self.concurrency,
-                batch_size: self.batch_size,
-                lease: self.lease,
-                per_webhook: self.per_webhook,
-                schedule: self.schedule,
-                health: self.health,
-                clock: self.clock,
-                observer: self.observer,
-                poll_interval: self.poll_interval,
-                shutdown_grace: self.shutdown_grace,
+                settings: self.settings,
                 slots: Mutex::new(HashMap::new()),
             }),
         })
@@ -268,11 +267,11 @@ impl<S, T> fmt::Debug for DeliveryWorker<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shared = &self.shared;
         f.debug_struct("DeliveryWorker")
-            .field("concurrency", &shared.concurrency)
-            .field("batch_size", &shared.batch_size)
-            .field("lease", &shared.lease)
-            .field("per_webhook", &shared.per_webhook)
-            .field("schedule", &shared.schedule)
+            .field("concurrency", &shared.settings.concurrency)
+            .field("batch_size", &shared.settings.batch_size)
+            .field("lease", &shared.settings.lease)
+            .field("per_webhook", &shared.settings.per_webhook)
+            .field("schedule", &shared.settings.schedule)
             .finish_non_exhaustive()
     }
 }
@@ -280,16 +279,7 @@ impl<S, T> fmt::Debug for DeliveryWorker<S, T> {
 struct Shared<S, T> {
     webhooks: Webhooks<S>,
     transport: T,
-    concurrency: usize,
-    batch_size: usize,
-    lease: Duration,
-    per_webhook: Option<usize>,
-    schedule: RetrySchedule,
-    health: HealthPolicy,
-    clock: Arc<dyn Clock>,
-    observer: Arc<dyn Observer>,
-    poll_interval: Duration,
-    shutdown_grace: Duration,
+    settings: Settings,
     /// Per-webhook slots, while any attempt to the webhook holds or waits for one.
     slots: Mutex<HashMap<WebhookId, Arc<Semaphore>>>,
 }
@@ -318,16 +308,18 @@ where
         WorkerBuilder {
             store,
             transport,
-            concurrency: DEFAULT_CONCURRENCY,
-            batch_size: DEFAULT_BATCH_SIZE,
-            lease: DEFAULT_LEASE,
-            per_webhook: None,
-            schedule: RetrySchedule::standard(),
-            health: HealthPolicy::default(),
-            clock: Arc::new(SystemClock),
-            observer: Arc::new(IgnoreNotices),
-            poll_interval: DEFAULT_POLL_INTERVAL,
-            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            settings: Settings {
+                concurrency: DEFAULT_CONCURRENCY,
+                batch_size: DEFAULT_BATCH_SIZE,
+                lease: DEFAULT_LEASE,
+                per_webhook: None,
+                schedule: RetrySchedule::standard(),
+                health: HealthPolicy::default(),
+                clock: Arc::new(SystemClock),
+                observer: Arc::new(IgnoreNotices),
+                poll_interval: DEFAULT_POLL_INTERVAL,
+                shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            },
         }
     }
 
@@ -345,11 +337,11 @@ where
     /// The store's error when the claim fails (nothing was claimed).
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let shared = &self.shared;
-        let limit = shared.batch_size.min(shared.concurrency);
+        let limit = shared.settings.batch_size.min(shared.settings.concurrency);
         let claims = shared
             .webhooks
             .store()
-            .claim(shared.clock.now(), shared.lease, limit)
+            .claim(shared.settings.clock.now(), shared.settings.lease, limit)
             .await?;
         let count = claims.len();
         let (_stop, stopped) = watch::channel(false);
@@ -370,7 +362,7 @@ where
     /// leases return them to the queue.
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> RunReport {
         let shared = &self.shared;
-        let permits = Arc::new(Semaphore::new(shared.concurrency));
+        let permits = Arc::new(Semaphore::new(shared.settings.concurrency));
         let (stop, stopped) = watch::channel(false);
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
         let mut report = RunReport::default();
@@ -388,11 +380,11 @@ where
                 }
                 continue;
             }
-            let limit = shared.batch_size.min(free);
+            let limit = shared.settings.batch_size.min(free);
             let claimed = shared
                 .webhooks
                 .store()
-                .claim(shared.clock.now(), shared.lease, limit)
+                .claim(shared.settings.clock.now(), shared.settings.lease, limit)
                 .await;
             let wait = match claimed {
                 Ok(claims) => {
@@ -416,7 +408,7 @@ where
                     if full {
                         None
                     } else {
-                        Some(shared.poll_interval)
+                        Some(shared.settings.poll_interval)
                     }
                 }
                 Err(_) => {
@@ -436,7 +428,7 @@ where
         }
         // Shutdown: unstarted claims go back, attempts in flight get the grace.
         let _ = stop.send(true);
-        let drained = tokio::time::timeout(shared.shutdown_grace, async {
+        let drained = tokio::time::timeout(shared.settings.shutdown_grace, async {
             let mut finished = Vec::new();
             while let Some(done) = tasks.join_next().await {
                 finished.push(done);
@@ -510,7 +502,7 @@ where
 
     /// The real time left before `claim`'s lease ends.
     fn lease_left(&self, claim: &Claim) -> Duration {
-        (claim.lease_until - self.clock.now())
+        (claim.lease_until - self.settings.clock.now())
             .to_std()
             .unwrap_or(Duration::ZERO)
     }
@@ -543,11 +535,11 @@ where
         claim: &Claim,
         stopped: &mut watch::Receiver<bool>,
     ) -> Option<Option<OwnedSemaphorePermit>> {
-        let Some(cap) = self.per_webhook else {
+        let Some(cap) = self.settings.per_webhook else {
             return Some(None);
         };
         let slot = self.slot(&claim.webhook_id, cap);
-        let attempt_time = self.transport.timeout().unwrap_or(self.lease / 2);
+        let attempt_time = self.transport.timeout().unwrap_or(self.settings.lease / 2);
         let room = self.lease_left(claim).saturating_sub(attempt_time);
         let permit = tokio::select! {
             permit = tokio::time::timeout(room, slot.acquire_owned()) => permit.ok().and_then(Result::ok),
@@ -585,7 +577,7 @@ where
 
     /// Reads the webhook, makes the attempt, records it, and acts on it.
     async fn attempt(&self, claim: &Claim) -> Outcome {
-        let now = self.clock.now();
+        let now = self.settings.clock.now();
         let deadline = Instant::now() + self.lease_left(claim);
         let event = &claim.event;
         let read = self
@@ -619,15 +611,18 @@ where
                 AttemptError::new(ErrorKind::Internal, error.to_string()),
             ),
         };
-        let step = self
-            .schedule
-            .next_step(claim.attempt, claim.trigger, attempt.outcome(), roll());
+        let step = self.settings.schedule.next_step(
+            claim.attempt,
+            claim.trigger,
+            attempt.outcome(),
+            roll(),
+        );
         let record = AttemptRecord::new(claim.attempt, claim.trigger, &attempt);
         let finish = match step {
             NextStep::Delivered => Finish::Delivered(record),
             NextStep::RetryIn(wait) => Finish::Retry {
                 attempt: record,
-                at: later(self.clock.now(), wait),
+                at: later(self.settings.clock.now(), wait),
             },
             _ => Finish::Failed(record),
         };
@@ -640,8 +635,10 @@ where
 
     /// The attempt, bounded by the lease whatever the transport does.
     async fn send(&self, delivery: &Delivery, claim: &Claim) -> Attempt {
-        let started = self.clock.now();
-        let budget = self.lease_left(claim).saturating_sub(self.lease / 10);
+        let started = self.settings.clock.now();
+        let budget = self
+            .lease_left(claim)
+            .saturating_sub(self.settings.lease / 10);
         match tokio::time::timeout(budget, self.transport.attempt(delivery)).await {
             Ok(attempt) => attempt,
             Err(_) => Attempt::failed(
@@ -656,7 +653,8 @@ where
     async fn finish(&self, claim: &Claim, finish: Finish, deadline: Instant) -> Outcome {
         let result = self
             .with_retries(deadline, || {
-                self.store().finish(claim, finish.clone(), self.clock.now())
+                self.store()
+                    .finish(claim, finish.clone(), self.settings.clock.now())
             })
             .await;
         match result {
@@ -672,7 +670,7 @@ where
         let scope = claim.event.scope();
         let webhook_id = &claim.webhook_id;
         if step != NextStep::Delivered {
-            self.observer.notice(&Notice::AttemptFailed {
+            self.settings.observer.notice(&Notice::AttemptFailed {
                 scope: scope.clone(),
                 webhook_id: webhook_id.clone(),
                 delivery_id: claim.delivery_id.clone(),
@@ -684,7 +682,7 @@ where
         }
         let exhausted = step == NextStep::Failed && claim.trigger == Trigger::Scheduled;
         if exhausted {
-            self.observer.notice(&Notice::DeliveryExhausted {
+            self.settings.observer.notice(&Notice::DeliveryExhausted {
                 scope: scope.clone(),
                 webhook_id: webhook_id.clone(),
                 delivery_id: claim.delivery_id.clone(),
@@ -702,7 +700,7 @@ where
             _ if exhausted => Observation::Exhausted,
             _ => Observation::Failed,
         };
-        let now = self.clock.now();
+        let now = self.settings.clock.now();
         let deadline = Instant::now() + MAX_STORE_BACKOFF;
         let Ok(change) = self
             .with_retries(deadline, || {
@@ -714,12 +712,12 @@ where
             return;
         };
         if change.recovered() {
-            self.observer.notice(&Notice::WebhookRecovered {
+            self.settings.observer.notice(&Notice::WebhookRecovered {
                 scope: scope.clone(),
                 webhook_id: webhook_id.clone(),
             });
         }
-        if self.health.should_disable(&change.after, now) {
+        if self.settings.health.should_disable(&change.after, now) {
             self.disable(scope, webhook_id, DisableReason::Failing)
                 .await;
         }
@@ -740,14 +738,14 @@ where
         if !matches!(disabled, Ok(true)) {
             return;
         }
-        let now = self.clock.now();
+        let now = self.settings.clock.now();
         let _ = self
             .with_retries(deadline, || {
                 self.store()
                     .observe_health(scope, webhook_id, Observation::Reset, now)
             })
             .await;
-        self.observer.notice(&Notice::WebhookDisabled {
+        self.settings.observer.notice(&Notice::WebhookDisabled {
             scope: scope.clone(),
             webhook_id: webhook_id.clone(),
             reason,
