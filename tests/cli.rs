@@ -180,6 +180,46 @@ fn verify_prints_ok_or_the_error_code() {
 }
 
 #[test]
+fn verify_takes_other_senders_secrets_as_given_and_sign_stays_strict() {
+    // 16 bytes, unpadded base64, no `whsec_` prefix: how some senders hand secrets out.
+    let raw = "AAECAwQFBgcICQoLDA0ODw";
+    let lenient = Secret::parse_lenient(raw).unwrap();
+    let body = b"{}";
+    let signed = Signer::from_secret(&lenient)
+        .headers("msg_1", 1_700_000_000, body)
+        .unwrap();
+    let verify = |secret: &str| {
+        let args = [
+            "verify",
+            "--secret",
+            secret,
+            "--id",
+            "msg_1",
+            "--timestamp",
+            "1700000000",
+            "--signature",
+            signed.signature(),
+            "--now",
+            "1700000000",
+        ];
+        outcome(&run(&args, body))
+    };
+    for given in [
+        raw,
+        "AAECAwQFBgcICQoLDA0ODw==",
+        "whsec_AAECAwQFBgcICQoLDA0ODw",
+    ] {
+        assert_eq!(verify(given), (Some(0), "ok\n".to_owned()), "{given}");
+    }
+    assert_eq!(
+        verify("not base64!"),
+        (Some(1), "secret_invalid\n".to_owned())
+    );
+    let sign = run(&["sign", "--secret", raw, "--id", "msg_1"], body);
+    assert_eq!(outcome(&sign), (Some(1), "secret_invalid\n".to_owned()));
+}
+
+#[test]
 fn verify_reports_a_bad_timestamp_header_and_uses_the_clock_by_default() {
     let secret = Secret::generate();
     let mut args = verify_args(&secret, "msg_1", "+1700000000", "v1,x");

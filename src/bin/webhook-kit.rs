@@ -14,11 +14,14 @@ use std::ffi::OsString;
 use std::io::{self, Read as _, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr as _;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory as _, Parser, Subcommand};
-use webhook_kit::{DestinationPolicy, PublicKey, Secret, Signer, SigningKey, Verifier};
+use webhook_kit::{
+    DestinationPolicy, PublicKey, Secret, SecretError, Signer, SigningKey, Verifier,
+};
 use zeroize::Zeroizing;
 
 /// The environment variable read for `--secret` when the option is absent.
@@ -180,7 +183,7 @@ fn run(command: Command, out: &mut impl Write) -> Result<(), Failure> {
             file,
         } => {
             let signer = signer(
-                &parse_secrets(secrets, "sign", !keys.is_empty())?,
+                &parse_secrets(secrets, "sign", !keys.is_empty(), Secret::from_str)?,
                 &parse_keys::<SigningKey>(&keys)?,
             )?;
             let body = read_body(file)?;
@@ -204,7 +207,14 @@ fn run(command: Command, out: &mut impl Write) -> Result<(), Failure> {
             file,
         } => {
             let mut verifier = verifier(
-                &parse_secrets(secrets, "verify", !public_keys.is_empty())?,
+                &parse_secrets(
+                    secrets,
+                    "verify",
+                    !public_keys.is_empty(),
+                    // Checking another sender's delivery: take its secret as other
+                    // Standard Webhooks libraries do (prefix and padding optional).
+                    Secret::parse_lenient,
+                )?,
                 &parse_keys::<PublicKey>(&public_keys)?,
             )?;
             if let Some(seconds) = tolerance {
@@ -240,12 +250,14 @@ fn secret_text(text: &str) -> Result<SecretText, std::convert::Infallible> {
     Ok(Zeroizing::new(text.to_owned()))
 }
 
-/// The secrets of `--secret`, or else of `WEBHOOK_SECRET`; a usage error of `subcommand`
-/// (exit 2) when neither gives one and no Ed25519 key was given either (`keys_given`).
+/// The secrets of `--secret`, or else of `WEBHOOK_SECRET`, each read by `parse`; a usage
+/// error of `subcommand` (exit 2) when neither gives one and no Ed25519 key was given
+/// either (`keys_given`).
 fn parse_secrets(
     given: Vec<SecretText>,
     subcommand: &str,
     keys_given: bool,
+    parse: fn(&str) -> Result<Secret, SecretError>,
 ) -> Result<Vec<Secret>, Failure> {
     let texts = if given.is_empty() {
         secrets_from_env(std::env::var_os(SECRET_ENV))?
@@ -265,7 +277,7 @@ fn parse_secrets(
     }
     texts
         .iter()
-        .map(|text| text.parse::<Secret>().map_err(|e| Failure::Code(e.code())))
+        .map(|text| parse(text).map_err(|e| Failure::Code(e.code())))
         .collect()
 }
 
@@ -399,7 +411,7 @@ mod send {
         }
         let transport = builder.build().map_err(|e| Failure::Code(e.code()))?;
 
-        let secret = parse_secrets(args.secrets, "send", false)?
+        let secret = parse_secrets(args.secrets, "send", false, std::str::FromStr::from_str)?
             .into_iter()
             .next()
             .ok_or(Failure::Code("secret_invalid"))?;
