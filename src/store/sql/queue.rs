@@ -65,11 +65,13 @@ const POSTGRES_ENQUEUE: &str = "WITH event AS (INSERT INTO webhook_kit_events \
      (id, organization, account_type, webhook_id, event_id, state, trigger_kind, attempts, \
       due_at_ns, claim_token, created_at_ns, updated_at_ns) \
      SELECT d.id, $1, $2, d.webhook_id, event.event_id, 'pending', 'scheduled', 0, $6, NULL, \
-     $6, $6 FROM event CROSS JOIN UNNEST(string_to_array($7, ','), string_to_array($8, ',')) AS d(id, webhook_id)";
+     $6, $6 FROM event CROSS JOIN \
+     UNNEST(string_to_array($7, ','), string_to_array($8, ',')) AS d(id, webhook_id)";
 
-/// [`FINISH`] (`$1`..`$5`) and, only if it fenced the claim, the attempt (`$6`..`$13`, as
-/// [`INSERT_ATTEMPT`]'s `$2`..`$9`): one statement, atomic on its own; it inserts one row
-/// exactly when the claim was still held. PostgreSQL only (a data-modifying CTE).
+/// [`FINISH`] (`$1`..`$5`) and, only if it fenced the claim, the attempt (`$6`..`$13`:
+/// number, trigger, start, duration, address, status, error, response): one statement,
+/// atomic on its own; it inserts one row exactly when the claim was still held. PostgreSQL
+/// only (a data-modifying CTE).
 #[cfg(feature = "postgres")]
 const POSTGRES_FINISH_RECORDED: &str = "WITH finished AS (UPDATE webhook_kit_deliveries \
      SET state = $1, due_at_ns = $2, claim_token = NULL, trigger_kind = 'scheduled', \
@@ -78,6 +80,13 @@ const POSTGRES_FINISH_RECORDED: &str = "WITH finished AS (UPDATE webhook_kit_del
      INSERT INTO webhook_kit_attempts \
      (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
       response) SELECT id, $6, $7, $8, $9, $10, $11, $12, $13 FROM finished";
+
+/// The attempt of a finish, with [`POSTGRES_FINISH_RECORDED`]'s parameters (some unused),
+/// run after [`FINISH`] in the same transaction.
+#[cfg(feature = "sqlite")]
+const SQLITE_RECORD: &str = "INSERT INTO webhook_kit_attempts \
+     (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
+      response) VALUES ($4, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 /// The statements in which the dialects differ: how they lock the rows they read, and
 /// which writes one statement can do (PostgreSQL's data-modifying CTEs save a transaction
@@ -90,8 +99,12 @@ pub(crate) struct Dialect {
     pub(crate) health_read: &'static str,
     /// The event and its deliveries in one statement, if the dialect can.
     pub(crate) enqueue: Option<&'static str>,
-    /// A finish with its attempt in one statement, if the dialect can.
-    pub(crate) finish_recorded: Option<&'static str>,
+    /// Records a finish's attempt; parameters `$1`..`$5` as [`FINISH`], then `$6`..`$13`
+    /// the attempt's, as [`AttemptValues`] orders them.
+    pub(crate) record: &'static str,
+    /// Whether [`record`](Self::record) also makes the fenced [`FINISH`] (else it runs
+    /// after it, in one transaction).
+    pub(crate) record_fences: bool,
 }
 
 /// PostgreSQL: due rows locked by another worker's claim are skipped, not waited for.
@@ -100,7 +113,8 @@ pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
     claim: claim_sql!(" FOR UPDATE SKIP LOCKED"),
     health_read: health_read_sql!(" FOR UPDATE"),
     enqueue: Some(POSTGRES_ENQUEUE),
-    finish_recorded: Some(POSTGRES_FINISH_RECORDED),
+    record: POSTGRES_FINISH_RECORDED,
+    record_fences: true,
 };
 
 /// SQLite: one writer at a time; each statement (and each transaction, from its first
@@ -110,7 +124,8 @@ pub(crate) const SQLITE_DIALECT: Dialect = Dialect {
     claim: claim_sql!(""),
     health_read: health_read_sql!(""),
     enqueue: None,
-    finish_recorded: None,
+    record: SQLITE_RECORD,
+    record_fences: false,
 };
 
 /// The columns of a [`QueuedDelivery`], in the order [`delivery_from`] takes them.
@@ -141,10 +156,6 @@ pub(crate) const CLAIMED: &str = "SELECT d.id, d.organization, d.account_type, d
 pub(crate) const FINISH: &str = "UPDATE webhook_kit_deliveries SET state = $1, due_at_ns = $2, \
      claim_token = NULL, trigger_kind = 'scheduled', updated_at_ns = $3 \
      WHERE id = $4 AND claim_token = $5 AND state = 'in_flight'";
-
-pub(crate) const INSERT_ATTEMPT: &str = "INSERT INTO webhook_kit_attempts \
-     (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
-      response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// Back in the queue, due when it was claimed, the attempt uncounted.
 pub(crate) const RELEASE: &str = "UPDATE webhook_kit_deliveries SET state = 'pending', \
@@ -400,18 +411,22 @@ macro_rules! sql_delivery_store {
                 );
                 let unique: std::collections::BTreeSet<&$crate::WebhookId> =
                     webhooks.iter().collect();
+                // The event's parameters, `$1`..`$6`.
+                let with_event = |sql: &'static str| {
+                    sqlx::query(sql)
+                        .bind(organization)
+                        .bind(account_type.clone())
+                        .bind(event.id().as_str())
+                        .bind(event.account().as_str())
+                        .bind(event.body())
+                        .bind(now)
+                };
                 if let Some(enqueue) = $dialect.enqueue {
                     let ids: Vec<$crate::DeliveryId> = unique
                         .iter()
                         .map(|_| $crate::DeliveryId::generate())
                         .collect();
-                    let inserted = sqlx::query(enqueue)
-                        .bind(organization)
-                        .bind(&account_type)
-                        .bind(event.id().as_str())
-                        .bind(event.account().as_str())
-                        .bind(event.body())
-                        .bind(now)
+                    let inserted = with_event(enqueue)
                         .bind(
                             ids.iter()
                                 .map(|id| id.as_str())
@@ -435,13 +450,7 @@ macro_rules! sql_delivery_store {
                         ids
                     });
                 }
-                let inserted = sqlx::query(q::INSERT_EVENT)
-                    .bind(organization)
-                    .bind(&account_type)
-                    .bind(event.id().as_str())
-                    .bind(event.account().as_str())
-                    .bind(event.body())
-                    .bind(now)
+                let inserted = with_event(q::INSERT_EVENT)
                     .execute(&mut *conn)
                     .await
                     .map_err(db_error)?;
@@ -592,65 +601,54 @@ macro_rules! sql_delivery_store {
                     .map(|at| q::nanos(at, "due_at_ns"))
                     .transpose()?;
                 let attempt = finish.attempt().map(q::attempt_values).transpose()?;
-                let updated_at = q::nanos(now, "updated_at_ns")?;
-                if let (Some(finish_recorded), Some(attempt)) = ($dialect.finish_recorded, &attempt)
-                {
-                    let (number, trigger, started, duration, addr, status, error, response) =
-                        attempt;
-                    // One statement: the attempt row exists exactly when the fence held.
-                    let recorded = sqlx::query(finish_recorded)
-                        .bind(finish.state().code())
+                let (state, updated_at) = (finish.state().code(), q::nanos(now, "updated_at_ns")?);
+                // The fenced update's parameters, `$1`..`$5`.
+                let fenced = |sql: &'static str| {
+                    sqlx::query(sql)
+                        .bind(state)
                         .bind(due)
                         .bind(updated_at)
                         .bind(claim.delivery_id.as_str())
                         .bind(claim.token.to_hex())
-                        .bind(number)
-                        .bind(trigger)
-                        .bind(started)
-                        .bind(duration)
-                        .bind(addr)
-                        .bind(status)
-                        .bind(error)
-                        .bind(response)
-                        .execute(&self.pool)
-                        .await
-                        .map_err(db_error)?;
-                    return if recorded.rows_affected() == 0 {
+                };
+                let held = |done: u64| {
+                    if done == 0 {
                         Err($crate::StoreError::LeaseLost)
                     } else {
                         Ok(())
-                    };
+                    }
+                };
+                let Some((number, trigger, started, duration, addr, status, error, response)) =
+                    attempt
+                else {
+                    // Nothing to record: one statement.
+                    let updated = fenced(q::FINISH)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                    return held(updated.rows_affected());
+                };
+                let record = fenced($dialect.record)
+                    .bind(number)
+                    .bind(trigger)
+                    .bind(started)
+                    .bind(duration)
+                    .bind(addr)
+                    .bind(status)
+                    .bind(error)
+                    .bind(response);
+                if $dialect.record_fences {
+                    // One statement: the attempt row exists exactly when the fence held.
+                    let recorded = record.execute(&self.pool).await.map_err(db_error)?;
+                    return held(recorded.rows_affected());
                 }
                 let mut tx = self.pool.begin().await.map_err(db_error)?;
-                let updated = sqlx::query(q::FINISH)
-                    .bind(finish.state().code())
-                    .bind(due)
-                    .bind(updated_at)
-                    .bind(claim.delivery_id.as_str())
-                    .bind(claim.token.to_hex())
+                let updated = fenced(q::FINISH)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                if updated.rows_affected() == 0 {
-                    return Err($crate::StoreError::LeaseLost);
-                }
-                if let Some((number, trigger, started, duration, addr, status, error, response)) =
-                    attempt
-                {
-                    sqlx::query(q::INSERT_ATTEMPT)
-                        .bind(claim.delivery_id.as_str())
-                        .bind(number)
-                        .bind(trigger)
-                        .bind(started)
-                        .bind(duration)
-                        .bind(addr)
-                        .bind(status)
-                        .bind(error)
-                        .bind(response)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                }
+                held(updated.rows_affected())?;
+                record.execute(&mut *tx).await.map_err(db_error)?;
                 tx.commit().await.map_err(db_error)
             }
 
