@@ -353,7 +353,7 @@ crate::store::sql::queue::sql_delivery_store!(
     PostgresStore,
     sqlx::PgConnection,
     sqlx::postgres::PgRow,
-    crate::store::sql::queue::POSTGRES_LOCKING
+    crate::store::sql::queue::POSTGRES_DIALECT
 );
 
 impl PostgresStore {

@@ -388,7 +388,7 @@ crate::store::sql::queue::sql_delivery_store!(
     SqliteStore,
     sqlx::SqliteConnection,
     SqliteRow,
-    crate::store::sql::queue::SQLITE_LOCKING
+    crate::store::sql::queue::SQLITE_DIALECT
 );
 
 #[cfg(test)]

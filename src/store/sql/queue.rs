@@ -1,13 +1,14 @@
 //! The delivery queue of both SQL stores, written once: every statement, the row decoding
 //! and the [`DeliveryStore`](crate::DeliveryStore) implementation (generated per store by
-//! [`sql_delivery_store!`]). The dialects differ in one place only: how a claim and a health
-//! update lock rows ([`Locking`]); the statements use `$n` parameters, which both drivers
-//! bind by number. PostgreSQL takes due rows with `FOR UPDATE SKIP LOCKED`,
-//! so that workers sharing a database never wait for each other's rows; SQLite's single
-//! writer makes each statement atomic on its own.
+//! [`sql_delivery_store!`]). The dialects differ in one place only ([`Dialect`]): how a
+//! claim and a health update lock rows, and which writes one statement can do; the
+//! statements use `$n` parameters, which both drivers bind by number. PostgreSQL takes due
+//! rows with `FOR UPDATE SKIP LOCKED`, so that workers sharing a database never wait for
+//! each other's rows; SQLite's single writer makes each statement atomic on its own.
 //!
 //! No statement is ever held open across an attempt: a claim is one `UPDATE` (and a
-//! `SELECT` of what it claimed), a finish one short transaction.
+//! `SELECT` of what it claimed); an enqueue and a finish are one statement each on
+//! PostgreSQL, one short transaction on SQLite.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -52,28 +53,79 @@ macro_rules! health_read_sql {
     };
 }
 
-/// The statements in which the dialects differ: how they lock the rows they read.
+/// Inserts an event (`$1`..`$6` as [`INSERT_EVENT`]) and, only if it is new, one pending
+/// delivery per pair of the comma-separated lists `$7` (delivery ids) and `$8` (webhook
+/// ids; neither kind of id can hold a comma): one statement, atomic on its own.
+/// PostgreSQL only (a data-modifying CTE).
+#[cfg(feature = "postgres")]
+const POSTGRES_ENQUEUE: &str = "WITH event AS (INSERT INTO webhook_kit_events \
+     (organization, account_type, event_id, account_id, body, created_at_ns) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING event_id) \
+     INSERT INTO webhook_kit_deliveries \
+     (id, organization, account_type, webhook_id, event_id, state, trigger_kind, attempts, \
+      due_at_ns, claim_token, created_at_ns, updated_at_ns) \
+     SELECT d.id, $1, $2, d.webhook_id, event.event_id, 'pending', 'scheduled', 0, $6, NULL, \
+     $6, $6 FROM event CROSS JOIN \
+     UNNEST(string_to_array($7, ','), string_to_array($8, ',')) AS d(id, webhook_id)";
+
+/// [`FINISH`] (`$1`..`$5`) and, only if it fenced the claim, the attempt (`$6`..`$13`:
+/// number, trigger, start, duration, address, status, error, response): one statement,
+/// atomic on its own; it inserts one row exactly when the claim was still held. PostgreSQL
+/// only (a data-modifying CTE).
+#[cfg(feature = "postgres")]
+const POSTGRES_FINISH_RECORDED: &str = "WITH finished AS (UPDATE webhook_kit_deliveries \
+     SET state = $1, due_at_ns = $2, claim_token = NULL, trigger_kind = 'scheduled', \
+     updated_at_ns = $3 WHERE id = $4 AND claim_token = $5 AND state = 'in_flight' \
+     RETURNING id) \
+     INSERT INTO webhook_kit_attempts \
+     (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
+      response) SELECT id, $6, $7, $8, $9, $10, $11, $12, $13 FROM finished";
+
+/// The attempt of a finish, with [`POSTGRES_FINISH_RECORDED`]'s parameters (some unused),
+/// run after [`FINISH`] in the same transaction.
+#[cfg(feature = "sqlite")]
+const SQLITE_RECORD: &str = "INSERT INTO webhook_kit_attempts \
+     (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
+      response) VALUES ($4, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// The statements in which the dialects differ: how they lock the rows they read, and
+/// which writes one statement can do (PostgreSQL's data-modifying CTEs save a transaction
+/// and its round trips; SQLite runs the plain statements in a transaction instead).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Locking {
+pub(crate) struct Dialect {
     /// The claim.
     pub(crate) claim: &'static str,
     /// The read of a health row before its update.
     pub(crate) health_read: &'static str,
+    /// The event and its deliveries in one statement, if the dialect can.
+    pub(crate) enqueue: Option<&'static str>,
+    /// Records a finish's attempt; parameters `$1`..`$5` as [`FINISH`], then `$6`..`$13`
+    /// the attempt's, as [`AttemptValues`] orders them.
+    pub(crate) record: &'static str,
+    /// Whether [`record`](Self::record) also makes the fenced [`FINISH`] (else it runs
+    /// after it, in one transaction).
+    pub(crate) record_fences: bool,
 }
 
 /// PostgreSQL: due rows locked by another worker's claim are skipped, not waited for.
 #[cfg(feature = "postgres")]
-pub(crate) const POSTGRES_LOCKING: Locking = Locking {
+pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
     claim: claim_sql!(" FOR UPDATE SKIP LOCKED"),
     health_read: health_read_sql!(" FOR UPDATE"),
+    enqueue: Some(POSTGRES_ENQUEUE),
+    record: POSTGRES_FINISH_RECORDED,
+    record_fences: true,
 };
 
 /// SQLite: one writer at a time; each statement (and each transaction, from its first
 /// write) holds the database's write lock.
 #[cfg(feature = "sqlite")]
-pub(crate) const SQLITE_LOCKING: Locking = Locking {
+pub(crate) const SQLITE_DIALECT: Dialect = Dialect {
     claim: claim_sql!(""),
     health_read: health_read_sql!(""),
+    enqueue: None,
+    record: SQLITE_RECORD,
+    record_fences: false,
 };
 
 /// The columns of a [`QueuedDelivery`], in the order [`delivery_from`] takes them.
@@ -104,10 +156,6 @@ pub(crate) const CLAIMED: &str = "SELECT d.id, d.organization, d.account_type, d
 pub(crate) const FINISH: &str = "UPDATE webhook_kit_deliveries SET state = $1, due_at_ns = $2, \
      claim_token = NULL, trigger_kind = 'scheduled', updated_at_ns = $3 \
      WHERE id = $4 AND claim_token = $5 AND state = 'in_flight'";
-
-pub(crate) const INSERT_ATTEMPT: &str = "INSERT INTO webhook_kit_attempts \
-     (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
-      response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// Back in the queue, due when it was claimed, the attempt uncounted.
 pub(crate) const RELEASE: &str = "UPDATE webhook_kit_deliveries SET state = 'pending', \
@@ -340,9 +388,9 @@ pub(crate) fn health_values(health: &EndpointHealth) -> Result<HealthColumns, St
 
 /// Implements [`DeliveryStore`](crate::DeliveryStore) for a SQL store with the statements
 /// above. The store has `pool`, `ready()` and its module a `db_error`; `$conn` is its
-/// driver's connection type, `$row` its row type, `$locking` its [`Locking`].
+/// driver's connection type, `$row` its row type, `$dialect` its [`Dialect`].
 macro_rules! sql_delivery_store {
-    ($store:ty, $conn:ty, $row:ty, $locking:expr) => {
+    ($store:ty, $conn:ty, $row:ty, $dialect:expr) => {
         impl $store {
             /// Enqueues on `conn` (a pooled transaction, or the host's own).
             async fn enqueue_on(
@@ -361,21 +409,54 @@ macro_rules! sql_delivery_store {
                     scope.organization().as_str(),
                     scope.account_type().to_string(),
                 );
-                let inserted = sqlx::query(q::INSERT_EVENT)
-                    .bind(organization)
-                    .bind(&account_type)
-                    .bind(event.id().as_str())
-                    .bind(event.account().as_str())
-                    .bind(event.body())
-                    .bind(now)
+                let unique: std::collections::BTreeSet<&$crate::WebhookId> =
+                    webhooks.iter().collect();
+                // The event's parameters, `$1`..`$6`.
+                let with_event = |sql: &'static str| {
+                    sqlx::query(sql)
+                        .bind(organization)
+                        .bind(account_type.clone())
+                        .bind(event.id().as_str())
+                        .bind(event.account().as_str())
+                        .bind(event.body())
+                        .bind(now)
+                };
+                if let Some(enqueue) = $dialect.enqueue {
+                    let ids: Vec<$crate::DeliveryId> = unique
+                        .iter()
+                        .map(|_| $crate::DeliveryId::generate())
+                        .collect();
+                    let inserted = with_event(enqueue)
+                        .bind(
+                            ids.iter()
+                                .map(|id| id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        )
+                        .bind(
+                            unique
+                                .iter()
+                                .map(|id| id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        )
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
+                    // Nothing inserted: the event was already there, and so its deliveries.
+                    return Ok(if inserted.rows_affected() == 0 {
+                        Vec::new()
+                    } else {
+                        ids
+                    });
+                }
+                let inserted = with_event(q::INSERT_EVENT)
                     .execute(&mut *conn)
                     .await
                     .map_err(db_error)?;
                 if inserted.rows_affected() == 0 {
                     return Ok(Vec::new());
                 }
-                let unique: std::collections::BTreeSet<&$crate::WebhookId> =
-                    webhooks.iter().collect();
                 let mut ids = Vec::with_capacity(unique.len());
                 for webhook_id in unique {
                     let id = $crate::DeliveryId::generate();
@@ -443,6 +524,11 @@ macro_rules! sql_delivery_store {
                 if webhooks.is_empty() {
                     return Ok(Vec::new());
                 }
+                if $dialect.enqueue.is_some() {
+                    // One statement: atomic without a transaction of its own.
+                    let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                    return Self::enqueue_on(&mut conn, event, webhooks, now).await;
+                }
                 let mut tx = self.pool.begin().await.map_err(db_error)?;
                 let ids = Self::enqueue_on(&mut tx, event, webhooks, now).await?;
                 tx.commit().await.map_err(db_error)?;
@@ -463,7 +549,7 @@ macro_rules! sql_delivery_store {
                 }
                 let lease_until = $crate::clock::later(now, lease);
                 let token = $crate::ClaimToken::generate();
-                let claimed = sqlx::query($locking.claim)
+                let claimed = sqlx::query($dialect.claim)
                     .bind(q::nanos(lease_until, "due_at_ns")?)
                     .bind(token.to_hex())
                     .bind(q::nanos(now, "updated_at_ns")?)
@@ -515,36 +601,54 @@ macro_rules! sql_delivery_store {
                     .map(|at| q::nanos(at, "due_at_ns"))
                     .transpose()?;
                 let attempt = finish.attempt().map(q::attempt_values).transpose()?;
+                let (state, updated_at) = (finish.state().code(), q::nanos(now, "updated_at_ns")?);
+                // The fenced update's parameters, `$1`..`$5`.
+                let fenced = |sql: &'static str| {
+                    sqlx::query(sql)
+                        .bind(state)
+                        .bind(due)
+                        .bind(updated_at)
+                        .bind(claim.delivery_id.as_str())
+                        .bind(claim.token.to_hex())
+                };
+                let held = |done: u64| {
+                    if done == 0 {
+                        Err($crate::StoreError::LeaseLost)
+                    } else {
+                        Ok(())
+                    }
+                };
+                let Some((number, trigger, started, duration, addr, status, error, response)) =
+                    attempt
+                else {
+                    // Nothing to record: one statement.
+                    let updated = fenced(q::FINISH)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                    return held(updated.rows_affected());
+                };
+                let record = fenced($dialect.record)
+                    .bind(number)
+                    .bind(trigger)
+                    .bind(started)
+                    .bind(duration)
+                    .bind(addr)
+                    .bind(status)
+                    .bind(error)
+                    .bind(response);
+                if $dialect.record_fences {
+                    // One statement: the attempt row exists exactly when the fence held.
+                    let recorded = record.execute(&self.pool).await.map_err(db_error)?;
+                    return held(recorded.rows_affected());
+                }
                 let mut tx = self.pool.begin().await.map_err(db_error)?;
-                let updated = sqlx::query(q::FINISH)
-                    .bind(finish.state().code())
-                    .bind(due)
-                    .bind(q::nanos(now, "updated_at_ns")?)
-                    .bind(claim.delivery_id.as_str())
-                    .bind(claim.token.to_hex())
+                let updated = fenced(q::FINISH)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                if updated.rows_affected() == 0 {
-                    return Err($crate::StoreError::LeaseLost);
-                }
-                if let Some((number, trigger, started, duration, addr, status, error, response)) =
-                    attempt
-                {
-                    sqlx::query(q::INSERT_ATTEMPT)
-                        .bind(claim.delivery_id.as_str())
-                        .bind(number)
-                        .bind(trigger)
-                        .bind(started)
-                        .bind(duration)
-                        .bind(addr)
-                        .bind(status)
-                        .bind(error)
-                        .bind(response)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                }
+                held(updated.rows_affected())?;
+                record.execute(&mut *tx).await.map_err(db_error)?;
                 tx.commit().await.map_err(db_error)
             }
 
@@ -774,7 +878,7 @@ macro_rules! sql_delivery_store {
                     .await
                     .map_err(db_error)?;
                 let stored: $crate::store::sql::queue::HealthColumns =
-                    sqlx::query_as($locking.health_read)
+                    sqlx::query_as($dialect.health_read)
                         .bind(organization)
                         .bind(&account_type)
                         .bind(webhook_id.as_str())
