@@ -1,5 +1,5 @@
 //! Interoperability: the Standard Webhooks known-answer vectors, round trips with the
-//! crates.io `standardwebhooks` crate in both directions, and property tests.
+//! `standardwebhooks` crate in both directions, and property tests.
 #![allow(clippy::unwrap_used)]
 
 use base64::Engine as _;
