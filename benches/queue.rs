@@ -98,7 +98,7 @@ impl Flow {
     async fn bare(&self) -> Duration {
         let transport = Arc::new(transport(&self.cert));
         let events = self.events();
-        let before = self.receiver.seen().len();
+        let before = self.receiver.count();
         let start = Instant::now();
         let permits = Arc::new(Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
@@ -115,7 +115,7 @@ impl Flow {
         }
         while tasks.join_next().await.is_some() {}
         let elapsed = start.elapsed();
-        assert_eq!(self.receiver.seen().len() - before, DELIVERIES);
+        assert_eq!(self.receiver.count() - before, DELIVERIES);
         elapsed
     }
 
@@ -125,7 +125,7 @@ impl Flow {
         S: WebhookStore + DeliveryStore + Clone + 'static,
     {
         let events = self.events();
-        let before = self.receiver.seen().len();
+        let before = self.receiver.count();
         let worker = DeliveryWorker::builder(store.clone(), transport(&self.cert))
             .concurrency(CONCURRENCY)
             .batch_size(CONCURRENCY)
@@ -156,18 +156,16 @@ impl Flow {
             });
         }
         while enqueuers.join_next().await.is_some() {}
+        let enqueued = start.elapsed();
         let deadline = Instant::now() + Duration::from_secs(120);
-        while self.receiver.seen().len() - before < DELIVERIES && Instant::now() < deadline {
+        while self.receiver.count() - before < DELIVERIES && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let elapsed = start.elapsed();
         stop.send(()).ok();
-        running.await.expect("worker");
-        assert_eq!(
-            self.receiver.seen().len() - before,
-            DELIVERIES,
-            "all delivered"
-        );
+        let report = running.await.expect("worker");
+        eprintln!("enqueued in {enqueued:?}, delivered in {elapsed:?}, {report:?}");
+        assert_eq!(self.receiver.count() - before, DELIVERIES, "all delivered");
         elapsed
     }
 }
@@ -288,7 +286,33 @@ fn main() {
             if round == 0 {
                 pg.insert(&flow.webhook).await.expect("insert");
             }
-            results[3].1.push(flow.queued(pg).await);
+            sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                .execute(pg.pool())
+                .await
+                .expect("extension");
+            sqlx::query("SELECT pg_stat_statements_reset()")
+                .execute(pg.pool())
+                .await
+                .expect("reset");
+            results[3].1.push(flow.queued(pg.clone()).await);
+            let rows: Vec<(String, i64, f64)> = sqlx::query_as(
+                "SELECT query, calls, total_exec_time FROM pg_stat_statements \
+                 WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC",
+            )
+            .fetch_all(pg.pool())
+            .await
+            .expect("statements");
+            let calls: i64 = rows.iter().map(|row| row.1).sum();
+            eprintln!(
+                "statements per delivery: {:.2}",
+                calls as f64 / DELIVERIES as f64
+            );
+            for (query, calls, ms) in rows.iter().take(8) {
+                eprintln!(
+                    "  {calls:>6} {ms:>8.1} ms  {}",
+                    &query[..query.len().min(110)]
+                );
+            }
         }
         let pg = PostgresStore::connect(&pg_url).await.expect("postgres");
         let percentiles = latency(&flow, pg, 500, 4).await;

@@ -368,18 +368,27 @@ where
         let mut report = RunReport::default();
         let mut backoff = Backoff::default();
         let mut shutdown = std::pin::pin!(shutdown);
+        // Claims are batched: while fewer slots than half a batch are free, the loop waits
+        // for more attempts to finish, but never longer than a poll interval after the
+        // last claim.
+        let batch = shared.settings.batch_size.min(shared.settings.concurrency);
+        let enough = batch.div_ceil(2);
+        let mut last_claim = tokio::time::Instant::now();
         loop {
             while let Some(done) = tasks.try_join_next() {
                 report.count(done);
             }
             let free = permits.available_permits();
-            if free == 0 {
+            let patience = last_claim + shared.settings.poll_interval;
+            if free == 0 || (free < enough && tokio::time::Instant::now() < patience) {
                 tokio::select! {
                     done = tasks.join_next() => if let Some(done) = done { report.count(done) },
+                    () = tokio::time::sleep_until(patience), if free > 0 => {}
                     () = &mut shutdown => break,
                 }
                 continue;
             }
+            last_claim = tokio::time::Instant::now();
             let limit = shared.settings.batch_size.min(free);
             let claimed = shared
                 .webhooks

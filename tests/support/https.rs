@@ -168,6 +168,11 @@ impl Receiver {
         self.seen.lock().unwrap().clone()
     }
 
+    /// How many requests were received so far (without copying them).
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
     /// The TCP connections accepted so far.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)

@@ -87,7 +87,8 @@ impl PgServer {
     pub fn start_again(&self) {
         let options = format!(
             "-c port={} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
-             -c fsync=off -c full_page_writes=off -c max_connections=200",
+             -c fsync=off -c full_page_writes=off -c max_connections=200 \
+             -c shared_preload_libraries=pg_stat_statements",
             self.port,
             self.dir.display()
         );

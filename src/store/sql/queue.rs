@@ -6,9 +6,9 @@
 //! rows with `FOR UPDATE SKIP LOCKED`, so that workers sharing a database never wait for
 //! each other's rows; SQLite's single writer makes each statement atomic on its own.
 //!
-//! No statement is ever held open across an attempt: a claim is one `UPDATE` (and a
-//! `SELECT` of what it claimed); an enqueue and a finish are one statement each on
-//! PostgreSQL, one short transaction on SQLite.
+//! No statement is ever held open across an attempt: a claim is one `UPDATE` that answers
+//! what it claimed; an enqueue and a finish are one statement each on PostgreSQL, one short
+//! transaction on SQLite.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -26,7 +26,8 @@ use crate::store::sql::RowError;
 use crate::webhook::Scope;
 
 /// Claims up to `$4` rows due at `$3`: lease end `$1`, token `$2`. Final rows have no due
-/// time; in-flight rows are due when their lease ends. `$lock` locks the due rows.
+/// time; in-flight rows are due when their lease ends. `$lock` locks the due rows. One
+/// statement answers what it claimed, with the event (account, body) of each row.
 macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
@@ -36,7 +37,25 @@ macro_rules! claim_sql {
             "WHERE due_at_ns IS NOT NULL AND due_at_ns <= $3 ",
             "ORDER BY due_at_ns, id LIMIT $4",
             $lock,
-            ")"
+            ") RETURNING id, organization, account_type, webhook_id, event_id, attempts, ",
+            "trigger_kind, ",
+            claimed_event_sql!("account_id"),
+            ", ",
+            claimed_event_sql!("body")
+        )
+    };
+}
+
+/// One column of the claimed row's event, as a subquery of the claim's `RETURNING`.
+macro_rules! claimed_event_sql {
+    ($column:literal) => {
+        concat!(
+            "(SELECT e.",
+            $column,
+            " FROM webhook_kit_events e ",
+            "WHERE e.organization = webhook_kit_deliveries.organization ",
+            "AND e.account_type = webhook_kit_deliveries.account_type ",
+            "AND e.event_id = webhook_kit_deliveries.event_id)"
         )
     };
 }
@@ -144,14 +163,6 @@ pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO webhook_kit_deliveries \
      (id, organization, account_type, webhook_id, event_id, state, trigger_kind, attempts, \
       due_at_ns, claim_token, created_at_ns, updated_at_ns) \
      VALUES ($1, $2, $3, $4, $5, 'pending', 'scheduled', 0, $6, NULL, $6, $6)";
-
-/// What a claim with token `$1` took, with its event.
-pub(crate) const CLAIMED: &str = "SELECT d.id, d.organization, d.account_type, d.webhook_id, \
-     d.event_id, d.attempts, d.trigger_kind, e.account_id, e.body \
-     FROM webhook_kit_deliveries d JOIN webhook_kit_events e \
-     ON e.organization = d.organization AND e.account_type = d.account_type \
-     AND e.event_id = d.event_id \
-     WHERE d.claim_token = $1 ORDER BY d.id";
 
 pub(crate) const FINISH: &str = "UPDATE webhook_kit_deliveries SET state = $1, due_at_ns = $2, \
      claim_token = NULL, trigger_kind = 'scheduled', updated_at_ns = $3 \
@@ -549,19 +560,11 @@ macro_rules! sql_delivery_store {
                 }
                 let lease_until = $crate::clock::later(now, lease);
                 let token = $crate::ClaimToken::generate();
-                let claimed = sqlx::query($dialect.claim)
+                let rows = sqlx::query($dialect.claim)
                     .bind(q::nanos(lease_until, "due_at_ns")?)
                     .bind(token.to_hex())
                     .bind(q::nanos(now, "updated_at_ns")?)
                     .bind(q::count(limit.min($crate::MAX_BATCH)))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                if claimed.rows_affected() == 0 {
-                    return Ok(Vec::new());
-                }
-                let rows = sqlx::query(q::CLAIMED)
-                    .bind(token.to_hex())
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_error)?;
@@ -585,6 +588,8 @@ macro_rules! sql_delivery_store {
                         lease_until,
                     });
                 }
+                // `RETURNING` answers in no set order.
+                claims.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
                 Ok(claims)
             }
 
