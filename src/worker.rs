@@ -43,7 +43,7 @@ use tokio::task::JoinSet;
 use crate::attempt::{Attempt, AttemptError, ErrorKind, Transport};
 use crate::clock::{Clock, SystemClock, later};
 use crate::delivery::{Delivery, DeliveryError};
-use crate::health::{HealthPolicy, Observation};
+use crate::health::{HealthChange, HealthPolicy, Observation};
 use crate::id::WebhookId;
 use crate::observer::{DisableReason, IgnoreNotices, Notice, Observer};
 use crate::schedule::{NextStep, RetrySchedule};
@@ -608,7 +608,7 @@ where
             .await;
         let delivery = match read {
             Err(_) => return self.release(claim).await,
-            Ok(Ok(None)) => return self.finish(claim, Finish::Cancelled, deadline).await,
+            Ok(Ok(None)) => return self.finish(claim, Finish::Cancelled, deadline).await.0,
             Ok(Ok(Some(delivery))) => Ok(delivery),
             Ok(Err(error)) => Err(error),
         };
@@ -635,9 +635,9 @@ where
             },
             _ => Finish::Failed(record),
         };
-        let outcome = self.finish(claim, finish, deadline).await;
+        let (outcome, reset) = self.finish(claim, finish, deadline).await;
         if outcome == Outcome::Worked {
-            self.after(claim, &attempt, step).await;
+            self.after(claim, &attempt, step, reset).await;
         }
         outcome
     }
@@ -658,8 +658,14 @@ where
         }
     }
 
-    /// Writes how the claim ended, retrying a failing store until the lease ends.
-    async fn finish(&self, claim: &Claim, finish: Finish, deadline: Instant) -> Outcome {
+    /// Writes how the claim ended, retrying a failing store until the lease ends; with the
+    /// health a delivered finish reset.
+    async fn finish(
+        &self,
+        claim: &Claim,
+        finish: Finish,
+        deadline: Instant,
+    ) -> (Outcome, Option<HealthChange>) {
         let result = self
             .with_retries(deadline, || {
                 self.store()
@@ -667,15 +673,22 @@ where
             })
             .await;
         match result {
-            Ok(()) => Outcome::Worked,
+            Ok(reset) => (Outcome::Worked, reset),
             // Another worker holds it now (the lease ran out), or it was cancelled: theirs.
-            Err(StoreError::LeaseLost) => Outcome::Worked,
-            Err(_) => Outcome::StoreFailed,
+            Err(StoreError::LeaseLost) => (Outcome::Worked, None),
+            Err(_) => (Outcome::StoreFailed, None),
         }
     }
 
-    /// Notices and the health rule, after a recorded attempt.
-    async fn after(&self, claim: &Claim, attempt: &Attempt, step: NextStep) {
+    /// Notices and the health rule, after a recorded attempt; `reset` is what the finish of
+    /// a delivered attempt did to the endpoint's health.
+    async fn after(
+        &self,
+        claim: &Claim,
+        attempt: &Attempt,
+        step: NextStep,
+        reset: Option<HealthChange>,
+    ) {
         let scope = claim.event.scope();
         let webhook_id = &claim.webhook_id;
         if step != NextStep::Delivered {
@@ -704,7 +717,16 @@ where
             return;
         }
         let observation = match step {
-            NextStep::Delivered => Observation::Succeeded,
+            NextStep::Delivered => {
+                // The finish reset the health already, in the same write.
+                if reset.is_some_and(|change| change.recovered()) {
+                    self.settings.observer.notice(&Notice::WebhookRecovered {
+                        scope: scope.clone(),
+                        webhook_id: webhook_id.clone(),
+                    });
+                }
+                return;
+            }
             _ if !attempt.is_endpoint_failure() => return,
             _ if exhausted => Observation::Exhausted,
             _ => Observation::Failed,

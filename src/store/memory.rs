@@ -195,7 +195,7 @@ impl DeliveryStore for MemoryStore {
         claim: &Claim,
         finish: Finish,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<HealthChange>, StoreError> {
         self.queue().finish(claim, finish, now)
     }
 

@@ -312,7 +312,9 @@ pub trait DeliveryStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Claim>, StoreError>> + Send;
 
     /// Finishes a claimed delivery as `finish` says and records its attempt, only if
-    /// `claim`'s token still holds.
+    /// `claim`'s token still holds. A [`Finish::Delivered`] also resets the webhook's
+    /// endpoint health in the same write, as [`Observation::Succeeded`] does, and answers
+    /// that change; other finishes leave the health alone and answer `None`.
     ///
     /// # Errors
     ///
@@ -323,7 +325,7 @@ pub trait DeliveryStore: Send + Sync {
         claim: &Claim,
         finish: Finish,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<HealthChange>, StoreError>> + Send;
 
     /// Puts a claimed delivery whose attempt never started back in the queue, due as it
     /// was, without counting the attempt; only if `claim`'s token still holds.
@@ -470,7 +472,7 @@ macro_rules! forward_delivery_store {
                 claim: &Claim,
                 finish: Finish,
                 now: DateTime<Utc>,
-            ) -> impl Future<Output = Result<(), StoreError>> + Send {
+            ) -> impl Future<Output = Result<Option<HealthChange>, StoreError>> + Send {
                 (**self).finish(claim, finish, now)
             }
 

@@ -48,6 +48,7 @@ macro_rules! delivery_store_contract {
             cancel_stops_pending_and_in_flight_deliveries,
             prune_deletes_old_final_deliveries_only,
             health_follows_the_pure_rule,
+            a_delivered_finish_resets_the_health_in_the_same_write,
             another_scope_sees_nothing_and_changes_nothing,
         );
     };
@@ -957,6 +958,99 @@ pub async fn health_follows_the_pure_rule<S: DeliveryStore>(store: S) {
         .unwrap();
     assert_eq!(theirs.before, EndpointHealth::default());
     assert_eq!(theirs.after.failing_since, Some(at(90)));
+}
+
+pub async fn a_delivered_finish_resets_the_health_in_the_same_write<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let target = webhooks(1);
+    let (ours, theirs) = (&target[0], WebhookId::generate());
+    for webhook in [ours, &theirs] {
+        store
+            .observe_health(&scope, webhook, Observation::Failed, at(0))
+            .await
+            .unwrap();
+    }
+    let failing = EndpointHealth::default().observe(Observation::Failed, at(0));
+    for _ in 0..4 {
+        store.enqueue(&event(&scope), &target, at(1)).await.unwrap();
+    }
+    let mut claims = claim_all(&store, at(1)).await.into_iter();
+    // Failures, retries and cancellations leave the health alone, and answer nothing.
+    for finish in [
+        Finish::Retry {
+            attempt: failure(1, Trigger::Scheduled),
+            at: at(100),
+        },
+        Finish::Failed(failure(1, Trigger::Scheduled)),
+        Finish::Cancelled,
+    ] {
+        let claim = claims.next().unwrap();
+        assert_eq!(store.finish(&claim, finish, at(2)).await.unwrap(), None);
+    }
+    let claim = claims.next().unwrap();
+    let change = store
+        .finish(
+            &claim,
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(3),
+        )
+        .await
+        .unwrap()
+        .expect("a success answers its health change");
+    assert_eq!(change.before, failing);
+    assert_eq!(change.after, EndpointHealth::default());
+    assert!(change.recovered());
+    // The reset was stored: the next failure starts a new failing period.
+    let next = store
+        .observe_health(&scope, ours, Observation::Failed, at(4))
+        .await
+        .unwrap();
+    assert_eq!(next.before, EndpointHealth::default());
+    // Only that webhook's health, and a success on a healthy endpoint is no recovery.
+    let other = store
+        .observe_health(&scope, &theirs, Observation::Failed, at(5))
+        .await
+        .unwrap();
+    assert_eq!(other.before, failing);
+    store.enqueue(&event(&scope), &target, at(6)).await.unwrap();
+    store
+        .observe_health(&scope, ours, Observation::Reset, at(6))
+        .await
+        .unwrap();
+    let claim = claim_all(&store, at(6)).await.pop().unwrap();
+    let change = store
+        .finish(
+            &claim,
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(7),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(change.before, EndpointHealth::default());
+    assert!(!change.recovered());
+    // A lost lease resets nothing.
+    store
+        .observe_health(&scope, ours, Observation::Failed, at(8))
+        .await
+        .unwrap();
+    let refused = store
+        .finish(
+            &claim,
+            Finish::Delivered(success(1, Trigger::Scheduled)),
+            at(9),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::LeaseLost));
+    let still = store
+        .observe_health(&scope, ours, Observation::Failed, at(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        still.before,
+        EndpointHealth::default().observe(Observation::Failed, at(8))
+    );
 }
 
 pub async fn another_scope_sees_nothing_and_changes_nothing<S: DeliveryStore>(store: S) {

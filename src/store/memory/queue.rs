@@ -165,7 +165,7 @@ impl Queue {
         claim: &Claim,
         finish: Finish,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<HealthChange>, StoreError> {
         let entry = self
             .deliveries
             .get_mut(&claim.delivery_id)
@@ -177,7 +177,14 @@ impl Queue {
             entry.attempts.push(attempt.clone());
         }
         self.set_state(&claim.delivery_id, finish.state(), finish.due_at(), now);
-        Ok(())
+        Ok(matches!(finish, Finish::Delivered(_)).then(|| {
+            self.observe_health(
+                claim.event.scope(),
+                &claim.webhook_id,
+                Observation::Succeeded,
+                now,
+            )
+        }))
     }
 
     pub(super) fn release(&mut self, claim: &Claim) -> Result<(), StoreError> {

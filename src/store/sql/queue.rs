@@ -88,17 +88,25 @@ const POSTGRES_ENQUEUE: &str = "WITH event AS (INSERT INTO webhook_kit_events \
      UNNEST(string_to_array($7, ','), string_to_array($8, ',')) AS d(id, webhook_id)";
 
 /// [`FINISH`] (`$1`..`$5`) and, only if it fenced the claim, the attempt (`$6`..`$13`:
-/// number, trigger, start, duration, address, status, error, response): one statement,
-/// atomic on its own; it inserts one row exactly when the claim was still held. PostgreSQL
-/// only (a data-modifying CTE).
+/// number, trigger, start, duration, address, status, error, response) and, for a
+/// delivered finish, [`HEALTH_FORGET`] of the webhook (`$14`..`$16`: organization, account
+/// type, webhook id): one statement, atomic on its own. It answers one row exactly when the
+/// claim was still held: the health it forgot (`NULL`s when none). PostgreSQL only (a
+/// data-modifying CTE).
 #[cfg(feature = "postgres")]
 const POSTGRES_FINISH_RECORDED: &str = "WITH finished AS (UPDATE webhook_kit_deliveries \
      SET state = $1, due_at_ns = $2, claim_token = NULL, trigger_kind = 'scheduled', \
      updated_at_ns = $3 WHERE id = $4 AND claim_token = $5 AND state = 'in_flight' \
-     RETURNING id) \
+     RETURNING id), \
+     forgot AS (DELETE FROM webhook_kit_endpoint_health \
+     WHERE organization = $14 AND account_type = $15 AND webhook_id = $16 \
+     AND $1 = 'delivered' AND EXISTS (SELECT 1 FROM finished) \
+     RETURNING failing_since_ns, first_exhausted_ns, last_exhausted_ns) \
      INSERT INTO webhook_kit_attempts \
      (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
-      response) SELECT id, $6, $7, $8, $9, $10, $11, $12, $13 FROM finished";
+      response) SELECT id, $6, $7, $8, $9, $10, $11, $12, $13 FROM finished \
+     RETURNING (SELECT failing_since_ns FROM forgot), (SELECT first_exhausted_ns FROM forgot), \
+     (SELECT last_exhausted_ns FROM forgot)";
 
 /// The attempt of a finish, with [`POSTGRES_FINISH_RECORDED`]'s parameters (some unused),
 /// run after [`FINISH`] in the same transaction.
@@ -121,8 +129,9 @@ pub(crate) struct Dialect {
     /// Records a finish's attempt; parameters `$1`..`$5` as [`FINISH`], then `$6`..`$13`
     /// the attempt's, as [`AttemptValues`] orders them.
     pub(crate) record: &'static str,
-    /// Whether [`record`](Self::record) also makes the fenced [`FINISH`] (else it runs
-    /// after it, in one transaction).
+    /// Whether [`record`](Self::record) also makes the fenced [`FINISH`] and forgets the
+    /// health of a delivered finish, taking `$14`..`$16` (else both run beside it, in one
+    /// transaction).
     pub(crate) record_fences: bool,
 }
 
@@ -598,7 +607,7 @@ macro_rules! sql_delivery_store {
                 claim: &$crate::Claim,
                 finish: $crate::Finish,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<Option<$crate::HealthChange>, $crate::StoreError> {
                 use $crate::store::sql::queue as q;
                 self.ready().await?;
                 let due = finish
@@ -631,7 +640,20 @@ macro_rules! sql_delivery_store {
                         .execute(&self.pool)
                         .await
                         .map_err(db_error)?;
-                    return held(updated.rows_affected());
+                    return held(updated.rows_affected()).map(|()| None);
+                };
+                let delivered = matches!(finish, $crate::Finish::Delivered(_));
+                let scope = claim.event.scope();
+                let (organization, account_type) = (
+                    scope.organization().as_str(),
+                    scope.account_type().to_string(),
+                );
+                // What a success resets: the health it forgot.
+                let reset = |forgot: Option<q::HealthColumns>| {
+                    delivered.then(|| $crate::HealthChange {
+                        before: forgot.map(q::health_from).unwrap_or_default(),
+                        after: $crate::EndpointHealth::default(),
+                    })
                 };
                 let record = fenced($dialect.record)
                     .bind(number)
@@ -644,8 +666,19 @@ macro_rules! sql_delivery_store {
                     .bind(response);
                 if $dialect.record_fences {
                     // One statement: the attempt row exists exactly when the fence held.
-                    let recorded = record.execute(&self.pool).await.map_err(db_error)?;
-                    return held(recorded.rows_affected());
+                    use sqlx::Row as _;
+                    let recorded = record
+                        .bind(organization)
+                        .bind(&account_type)
+                        .bind(claim.webhook_id.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_error)?
+                        .ok_or($crate::StoreError::LeaseLost)?;
+                    let column =
+                        |index: usize| recorded.try_get::<Option<i64>, _>(index).map_err(db_error);
+                    let forgot = (column(0)?, column(1)?, column(2)?);
+                    return Ok(reset(Some(forgot)));
                 }
                 let mut tx = self.pool.begin().await.map_err(db_error)?;
                 let updated = fenced(q::FINISH)
@@ -654,7 +687,19 @@ macro_rules! sql_delivery_store {
                     .map_err(db_error)?;
                 held(updated.rows_affected())?;
                 record.execute(&mut *tx).await.map_err(db_error)?;
-                tx.commit().await.map_err(db_error)
+                let forgot = if delivered {
+                    sqlx::query_as(q::HEALTH_FORGET)
+                        .bind(organization)
+                        .bind(&account_type)
+                        .bind(claim.webhook_id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?
+                } else {
+                    None
+                };
+                tx.commit().await.map_err(db_error)?;
+                Ok(reset(forgot))
             }
 
             async fn release(&self, claim: &$crate::Claim) -> Result<(), $crate::StoreError> {
