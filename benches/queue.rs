@@ -1,7 +1,10 @@
 //! End-to-end delivery through the queue against the bare transport, in the same run:
 //! enqueue to the receiver's `2xx`, 1 KiB bodies, a loopback HTTPS receiver that verifies
 //! each signature; 16 tasks enqueue and the worker has 16 attempts in flight, as the bare
-//! transport has 16 requests in flight. Prints deliveries per second for each and the ratio to the bare rate.
+//! transport has 16 requests in flight. Prints deliveries per second for each and the
+//! ratio to the bare rate; then, for the SQL stores, the enqueue alone (no worker: the
+//! ceiling the enqueue sets), and the statements per delivery PostgreSQL counted
+//! (`pg_stat_statements`, which the test server loads).
 //!
 //! ```text
 //! flock /work/bench.lock cargo bench --all-features --bench queue
@@ -119,6 +122,17 @@ impl Flow {
         elapsed
     }
 
+    /// The enqueue alone, as in [`queued`](Self::queued) but with no worker: the ceiling
+    /// the store's enqueue sets on this machine.
+    async fn enqueue_only<S>(&self, store: S) -> Duration
+    where
+        S: WebhookStore + DeliveryStore + Clone + 'static,
+    {
+        let start = Instant::now();
+        enqueue_all(&Webhooks::new(store), self.events()).await;
+        start.elapsed()
+    }
+
     /// Through the queue: enqueue every event, a worker delivers them all.
     async fn queued<S>(&self, store: S) -> Duration
     where
@@ -145,29 +159,64 @@ impl Flow {
                     .await
             }
         });
-        // Enqueued from CONCURRENCY tasks, as many request handlers of a service would.
-        let mut enqueuers = tokio::task::JoinSet::new();
-        for chunk in events.chunks(DELIVERIES.div_ceil(CONCURRENCY)) {
-            let (webhooks, chunk) = (webhooks.clone(), chunk.to_vec());
-            enqueuers.spawn(async move {
-                for event in &chunk {
-                    webhooks.enqueue(event).await.expect("enqueue");
-                }
-            });
-        }
-        while enqueuers.join_next().await.is_some() {}
-        let enqueued = start.elapsed();
+        enqueue_all(&webhooks, events).await;
         let deadline = Instant::now() + Duration::from_secs(120);
         while self.receiver.count() - before < DELIVERIES && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let elapsed = start.elapsed();
         stop.send(()).ok();
-        let report = running.await.expect("worker");
-        eprintln!("enqueued in {enqueued:?}, delivered in {elapsed:?}, {report:?}");
+        running.await.expect("worker");
         assert_eq!(self.receiver.count() - before, DELIVERIES, "all delivered");
         elapsed
     }
+}
+
+/// Enqueues `events` from `CONCURRENCY` tasks, as many request handlers of a service would.
+async fn enqueue_all<S>(webhooks: &Webhooks<S>, events: Vec<Event>)
+where
+    S: WebhookStore + DeliveryStore + Clone + 'static,
+{
+    let mut enqueuers = tokio::task::JoinSet::new();
+    for chunk in events.chunks(DELIVERIES.div_ceil(CONCURRENCY)) {
+        let (webhooks, chunk) = (webhooks.clone(), chunk.to_vec());
+        enqueuers.spawn(async move {
+            for event in &chunk {
+                webhooks.enqueue(event).await.expect("enqueue");
+            }
+        });
+    }
+    while enqueuers.join_next().await.is_some() {}
+}
+
+/// The statements PostgreSQL ran since the last reset: calls of each (most first), with
+/// their total execution time in milliseconds.
+async fn statements(pg: &PostgresStore) -> Vec<(String, i64, f64)> {
+    sqlx::query_as(
+        "SELECT query, calls, total_exec_time FROM pg_stat_statements \
+         WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC",
+    )
+    .fetch_all(pg.pool())
+    .await
+    .expect("statements")
+}
+
+/// A fresh SQLite store at `path` holding `webhook`.
+async fn sqlite_with(path: std::path::PathBuf, webhook: &Webhook) -> SqliteStore {
+    let sqlite = SqliteStore::open(path).await.expect("sqlite");
+    sqlite.migrate().await.expect("migrate");
+    sqlite.insert(webhook).await.expect("insert");
+    sqlite
+}
+
+/// A store on a fresh PostgreSQL database holding `webhook`.
+async fn postgres_with(webhook: &Webhook) -> PostgresStore {
+    let pg = PostgresStore::connect(&postgres::fresh_database().await)
+        .await
+        .expect("postgres");
+    pg.migrate().await.expect("migrate");
+    pg.insert(webhook).await.expect("insert");
+    pg
 }
 
 /// PostgreSQL under an offered load of `per_second` deliveries for `seconds`: the
@@ -264,28 +313,27 @@ fn main() {
     runtime.block_on(async {
         let flow = Flow::new().await;
         let directory = tempfile::tempdir().expect("tempdir");
-        let pg_url = postgres::fresh_database().await;
-        let mut results: Vec<(&str, Vec<Duration>)> =
-            ["bare transport", "memory", "sqlite", "postgres"]
-                .into_iter()
-                .map(|name| (name, Vec::new()))
-                .collect();
+        let mut results: Vec<(&str, Vec<Duration>)> = [
+            "bare transport",
+            "memory",
+            "sqlite",
+            "postgres",
+            "sqlite enqueue",
+            "pg enqueue",
+        ]
+        .into_iter()
+        .map(|name| (name, Vec::new()))
+        .collect();
+        let (mut per_delivery, mut breakdown) = (Vec::new(), Vec::new());
         for round in 0..ROUNDS {
             results[0].1.push(flow.bare().await);
             let memory = Arc::new(MemoryStore::new());
             memory.insert(&flow.webhook).await.expect("insert");
             results[1].1.push(flow.queued(memory).await);
-            let sqlite = SqliteStore::open(directory.path().join(format!("queue-{round}.db")))
-                .await
-                .expect("sqlite");
-            sqlite.migrate().await.expect("migrate");
-            sqlite.insert(&flow.webhook).await.expect("insert");
+            let path = |name: &str| directory.path().join(format!("{name}-{round}.db"));
+            let sqlite = sqlite_with(path("queue"), &flow.webhook).await;
             results[2].1.push(flow.queued(sqlite).await);
-            let pg = PostgresStore::connect(&pg_url).await.expect("postgres");
-            pg.migrate().await.expect("migrate");
-            if round == 0 {
-                pg.insert(&flow.webhook).await.expect("insert");
-            }
+            let pg = postgres_with(&flow.webhook).await;
             sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                 .execute(pg.pool())
                 .await
@@ -295,26 +343,16 @@ fn main() {
                 .await
                 .expect("reset");
             results[3].1.push(flow.queued(pg.clone()).await);
-            let rows: Vec<(String, i64, f64)> = sqlx::query_as(
-                "SELECT query, calls, total_exec_time FROM pg_stat_statements \
-                 WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC",
-            )
-            .fetch_all(pg.pool())
-            .await
-            .expect("statements");
-            let calls: i64 = rows.iter().map(|row| row.1).sum();
-            eprintln!(
-                "statements per delivery: {:.2}",
-                calls as f64 / DELIVERIES as f64
-            );
-            for (query, calls, ms) in rows.iter().take(8) {
-                eprintln!(
-                    "  {calls:>6} {ms:>8.1} ms  {}",
-                    &query[..query.len().min(110)]
-                );
-            }
+            breakdown = statements(&pg).await;
+            let calls: i64 = breakdown.iter().map(|row| row.1).sum();
+            per_delivery.push(calls as f64 / DELIVERIES as f64);
+            let sqlite = sqlite_with(path("enqueue"), &flow.webhook).await;
+            results[4].1.push(flow.enqueue_only(sqlite).await);
+            results[5]
+                .1
+                .push(flow.enqueue_only(postgres_with(&flow.webhook).await).await);
         }
-        let pg = PostgresStore::connect(&pg_url).await.expect("postgres");
+        let pg = postgres_with(&flow.webhook).await;
         let percentiles = latency(&flow, pg, 500, 4).await;
         let bare = rate(median(results[0].1.clone()));
         println!(
@@ -326,6 +364,16 @@ fn main() {
                 "{name:>15}: {per_second:>8.0} deliveries/s  {:.2}x bare",
                 per_second / bare
             );
+        }
+        per_delivery.sort_by(f64::total_cmp);
+        println!(
+            "postgres statements per delivery (pg_stat_statements): median {:.2}, \
+             rounds {per_delivery:.2?}; the last round's:",
+            per_delivery[per_delivery.len() / 2]
+        );
+        for (query, calls, ms) in &breakdown {
+            let query: String = query.chars().take(100).collect();
+            println!("  {calls:>5} calls {ms:>7.1} ms  {query}");
         }
         println!(
             "postgres, 500 deliveries/s offered for 4 s, enqueue to first attempt: \

@@ -290,6 +290,9 @@ struct Shared<S, T> {
 pub struct RunReport {
     /// Claims taken.
     pub claimed: u64,
+    /// Claim statements that took at least one delivery: `claimed / batches` is the mean
+    /// batch.
+    pub batches: u64,
     /// Claims given back unstarted at shutdown.
     pub released: u64,
     /// Attempts still in flight when the grace ran out (their leases will end).
@@ -354,8 +357,9 @@ where
         Ok(count)
     }
 
-    /// Works the queue until `shutdown` completes: claims due deliveries whenever a slot is
-    /// free, polls an empty queue every poll interval, retries a failing store with backoff
+    /// Works the queue until `shutdown` completes: claims due deliveries in batches, once
+    /// half a batch of slots is free (or a poll interval after its last claim, whichever
+    /// comes first), polls an empty queue every poll interval, retries a failing store with backoff
     /// (never giving up, never panicking). At shutdown it stops claiming, gives back the
     /// claims whose attempts have not started (uncounted), and lets attempts in flight
     /// finish within the shutdown grace; those still running then are dropped, and their
@@ -399,6 +403,7 @@ where
                 Ok(claims) => {
                     backoff.reset();
                     let full = claims.len() == limit;
+                    report.batches += u64::from(!claims.is_empty());
                     for claim in claims {
                         report.claimed += 1;
                         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {

@@ -585,6 +585,49 @@ async fn shutdown_lets_attempts_finish_and_returns_unstarted_claims() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_are_batched_while_attempts_are_in_flight() {
+    let setup = Setup::new();
+    let receiver = Receiver::start(&setup.cert, Reply::status(204)).await;
+    // A poll interval longer than the test: only finished attempts make the worker claim.
+    let worker = setup
+        .builder(RetrySchedule::standard())
+        .concurrency(16)
+        .batch_size(16)
+        .poll_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let _webhooks = [
+        setup.webhook(receiver.addr, &[]).await,
+        setup.webhook(receiver.addr, &[]).await,
+    ];
+    let mut ids = Vec::new();
+    for _ in 0..80 {
+        ids.extend(setup.enqueue(&worker, "acc_1").await.1);
+    }
+    assert_eq!(ids.len(), 160);
+    let (stop, running) = spawn_run(&worker);
+    for _ in 0..1000 {
+        if receiver.count() >= 160 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(()).unwrap();
+    let report = running.await.unwrap();
+    assert_eq!(report.claimed, 160);
+    // Each claim waits for half a batch of free slots (8): at most 160 / 8 claims, where
+    // claiming whenever one slot is free would take one delivery per claim.
+    assert!(
+        report.batches <= 20,
+        "{} claims for 160 deliveries",
+        report.batches
+    );
+    for id in &ids {
+        assert_eq!(setup.state(id).await, DeliveryState::Delivered);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_delivers_a_stream_of_events_with_bounded_concurrency() {
     let setup = Setup::new();
     let receiver = Receiver::start(&setup.cert, Reply::status(204)).await;
