@@ -155,6 +155,23 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// Runs `work` atomically, in a transaction of its own. (The queue's hot writes are one
+    /// statement each here and go straight to the pool.)
+    async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut sqlx::PgConnection,
+            ) -> crate::store::sql::Writing<'c, Result<R, StoreError>>
+            + Send
+            + 'static,
+    {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let result = work(&mut tx).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(result)
+    }
+
     /// Applies the migrations this crate embeds that the database lacks, then checks the
     /// keyring's keys ([`check_keys`](Self::check_keys)).
     ///

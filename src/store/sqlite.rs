@@ -15,12 +15,15 @@ use sqlx::sqlite::{
 
 use crate::id::{AccountId, WebhookId};
 use crate::seal::Keyring;
+use crate::store::sql::Writing;
 use crate::store::sql::{
     ACCOUNT_IDS_COLUMN, Checked, Dialect, Encoded, MIGRATIONS_TABLE, PageStatements, RawRow,
     RowError, backend_error, compare_migrations, is_unique_violation, migrate_error,
     replace_refused, select_columns, selected, sql_store_methods, sql_store_reads, stored_revision,
 };
 use crate::store::{StoreError, WebhookStore};
+
+mod group_commit;
 use crate::webhook::{Scope, Webhook};
 
 /// How long a connection waits for another one's write lock before the operation fails
@@ -96,7 +99,11 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 /// The database runs in WAL mode with `synchronous = FULL`: a write that returned `Ok`
 /// has been synced to disk and survives a crash or a power loss. Writers wait up to
 /// [`SQLITE_BUSY_TIMEOUT`] for each other; past that the call fails with a retryable
-/// error, and nothing was written.
+/// error, and nothing was written. The delivery queue's writes (enqueue, claim, finish)
+/// are committed in groups: those of many callers that arrive while one transaction
+/// commits share the next one and its sync to disk, each in a savepoint of its own (a
+/// write that fails is rolled back alone), and each caller is answered after the commit.
+/// A task of the store does the writing, on the tokio runtime of the first write.
 ///
 /// # Secrets
 ///
@@ -124,6 +131,8 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The queue's writes, committed in groups (shared by clones).
+    group: Arc<group_commit::GroupCommit>,
     keyring: Option<Arc<Keyring>>,
     schema: Checked,
     keys: Checked,
@@ -132,7 +141,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// The connection options this store is meant to run with: the file at `path` (created
     /// when missing), WAL journal, `synchronous = FULL`, a busy timeout of
-    /// [`SQLITE_BUSY_TIMEOUT`] and foreign keys on.
+    /// [`SQLITE_BUSY_TIMEOUT`], foreign keys on and temporary storage in memory.
     pub fn connect_options(path: impl AsRef<Path>) -> SqliteConnectOptions {
         SqliteConnectOptions::new()
             .filename(path)
@@ -141,6 +150,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true)
+            // Statement journals (each write of a group commit runs in a savepoint) in
+            // memory rather than in a temporary file created and deleted per statement.
+            .pragma("temp_store", "memory")
     }
 
     /// Opens (or creates) the database file at `path` with
@@ -163,6 +175,7 @@ impl SqliteStore {
     pub fn new(pool: SqlitePool) -> Self {
         Self {
             pool,
+            group: Arc::default(),
             keyring: None,
             schema: Checked::default(),
             keys: Checked::default(),
@@ -183,6 +196,18 @@ impl SqliteStore {
     /// The connection pool.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Runs `work` atomically, in a transaction shared with other callers' writes (a group
+    /// commit: one sync to disk for all); answers once it committed.
+    async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::SqliteConnection) -> Writing<'c, Result<R, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.group.write(&self.pool, work).await
     }
 
     /// Applies the migrations this crate embeds that the database lacks, then checks the
@@ -421,6 +446,34 @@ mod tests {
         };
         let rows: Vec<(i64, i64, i64, String)> = query.fetch_all(store.pool()).await.unwrap();
         rows.into_iter().map(|row| row.3).collect()
+    }
+
+    #[tokio::test]
+    async fn a_claim_walks_the_due_index_in_order_without_sorting() {
+        let store = memory_store().await;
+        let explain = sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::store::sql::queue::SQLITE_DIALECT.claim
+        ));
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(explain)
+            .bind(2_i64)
+            .bind("token")
+            .bind(1_i64)
+            .bind(32_i64)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        let details: Vec<String> = rows.into_iter().map(|row| row.3).collect();
+        assert!(
+            details
+                .iter()
+                .any(|step| step.contains("webhook_kit_deliveries_due")),
+            "{details:?}"
+        );
+        assert!(
+            details.iter().all(|step| !step.contains("TEMP B-TREE")),
+            "the due rows are sorted: {details:?}"
+        );
     }
 
     #[tokio::test]

@@ -129,6 +129,10 @@ pub(crate) struct Dialect {
     /// Records a finish's attempt; parameters `$1`..`$5` as [`FINISH`], then `$6`..`$13`
     /// the attempt's, as [`AttemptValues`] orders them.
     pub(crate) record: &'static str,
+    /// Whether the queue's hot writes (enqueue, claim, finish) go through the store's group
+    /// commit (SQLite: many callers' writes share one transaction and its sync to disk)
+    /// rather than straight to the pool (PostgreSQL, where each is one statement).
+    pub(crate) group_commit: bool,
     /// Whether [`record`](Self::record) also makes the fenced [`FINISH`] and forgets the
     /// health of a delivered finish, taking `$14`..`$16` (else both run beside it, in one
     /// transaction).
@@ -142,6 +146,7 @@ pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
     health_read: health_read_sql!(" FOR UPDATE"),
     enqueue: Some(POSTGRES_ENQUEUE),
     record: POSTGRES_FINISH_RECORDED,
+    group_commit: false,
     record_fences: true,
 };
 
@@ -153,6 +158,7 @@ pub(crate) const SQLITE_DIALECT: Dialect = Dialect {
     health_read: health_read_sql!(""),
     enqueue: None,
     record: SQLITE_RECORD,
+    group_commit: true,
     record_fences: false,
 };
 
@@ -495,6 +501,150 @@ macro_rules! sql_delivery_store {
                 Ok(ids)
             }
 
+            /// The claim's one statement on `conn`, as [`DeliveryStore::claim`](crate::DeliveryStore::claim).
+            async fn claim_on(
+                conn: &mut $conn,
+                now: chrono::DateTime<chrono::Utc>,
+                lease: std::time::Duration,
+                limit: usize,
+            ) -> Result<Vec<$crate::Claim>, $crate::StoreError> {
+                use sqlx::Row as _;
+                use $crate::store::sql::queue as q;
+                let lease_until = $crate::clock::later(now, lease);
+                let token = $crate::ClaimToken::generate();
+                let rows = sqlx::query($dialect.claim)
+                    .bind(q::nanos(lease_until, "due_at_ns")?)
+                    .bind(token.to_hex())
+                    .bind(q::nanos(now, "updated_at_ns")?)
+                    .bind(q::count(limit.min($crate::MAX_BATCH)))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+                let mut claims = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let text = |index: usize| row.try_get::<String, _>(index).map_err(db_error);
+                    let scope = q::scope_from(&text(1)?, &text(2)?)?;
+                    let event = $crate::Event::new(
+                        q::parsed::<$crate::EventId>(&text(4)?, "event_id")?,
+                        scope,
+                        q::parsed::<$crate::AccountId>(&text(7)?, "account_id")?,
+                        row.try_get::<Vec<u8>, _>(8).map_err(db_error)?,
+                    );
+                    claims.push($crate::Claim {
+                        delivery_id: q::parsed(&text(0)?, "id")?,
+                        webhook_id: q::parsed(&text(3)?, "webhook_id")?,
+                        event,
+                        attempt: q::attempts_from(row.try_get::<i64, _>(5).map_err(db_error)?)?,
+                        trigger: q::trigger_from(&text(6)?)?,
+                        token: token.clone(),
+                        lease_until,
+                    });
+                }
+                // `RETURNING` answers in no set order.
+                claims.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
+                Ok(claims)
+            }
+
+            /// The finish's statements on `conn`, as
+            /// [`DeliveryStore::finish`](crate::DeliveryStore::finish): one statement where the
+            /// dialect can, else several, which the caller makes atomic (a group commit).
+            async fn finish_on(
+                conn: &mut $conn,
+                claim: &$crate::Claim,
+                finish: &$crate::Finish,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<$crate::HealthChange>, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                let due = finish
+                    .due_at()
+                    .map(|at| q::nanos(at, "due_at_ns"))
+                    .transpose()?;
+                let attempt = finish.attempt().map(q::attempt_values).transpose()?;
+                let (state, updated_at) = (finish.state().code(), q::nanos(now, "updated_at_ns")?);
+                // The fenced update's parameters, `$1`..`$5`.
+                let fenced = |sql: &'static str| {
+                    sqlx::query(sql)
+                        .bind(state)
+                        .bind(due)
+                        .bind(updated_at)
+                        .bind(claim.delivery_id.as_str())
+                        .bind(claim.token.to_hex())
+                };
+                let held = |done: u64| {
+                    if done == 0 {
+                        Err($crate::StoreError::LeaseLost)
+                    } else {
+                        Ok(())
+                    }
+                };
+                let Some((number, trigger, started, duration, addr, status, error, response)) =
+                    attempt
+                else {
+                    // Nothing to record: one statement.
+                    let updated = fenced(q::FINISH)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
+                    return held(updated.rows_affected()).map(|()| None);
+                };
+                let delivered = matches!(finish, $crate::Finish::Delivered(_));
+                let scope = claim.event.scope();
+                let (organization, account_type) = (
+                    scope.organization().as_str(),
+                    scope.account_type().to_string(),
+                );
+                // What a success resets: the health it forgot.
+                let reset = |forgot: Option<q::HealthColumns>| {
+                    delivered.then(|| $crate::HealthChange {
+                        before: forgot.map(q::health_from).unwrap_or_default(),
+                        after: $crate::EndpointHealth::default(),
+                    })
+                };
+                let record = fenced($dialect.record)
+                    .bind(number)
+                    .bind(trigger)
+                    .bind(started)
+                    .bind(duration)
+                    .bind(addr)
+                    .bind(status)
+                    .bind(error)
+                    .bind(response);
+                if $dialect.record_fences {
+                    // One statement: the attempt row exists exactly when the fence held.
+                    use sqlx::Row as _;
+                    let recorded = record
+                        .bind(organization)
+                        .bind(&account_type)
+                        .bind(claim.webhook_id.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db_error)?
+                        .ok_or($crate::StoreError::LeaseLost)?;
+                    let column =
+                        |index: usize| recorded.try_get::<Option<i64>, _>(index).map_err(db_error);
+                    let forgot = (column(0)?, column(1)?, column(2)?);
+                    return Ok(reset(Some(forgot)));
+                }
+                let updated = fenced(q::FINISH)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+                held(updated.rows_affected())?;
+                record.execute(&mut *conn).await.map_err(db_error)?;
+                let forgot = if delivered {
+                    sqlx::query_as(q::HEALTH_FORGET)
+                        .bind(organization)
+                        .bind(&account_type)
+                        .bind(claim.webhook_id.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db_error)?
+                } else {
+                    None
+                };
+                Ok(reset(forgot))
+            }
+
             /// Runs `sql`, an `UPDATE` of the delivery `id` of `scope` at `now` (parameters
             /// `$1` now, `$2` id, `$3` organization, `$4` account type); answers the rows changed.
             async fn update_one(
@@ -544,15 +694,19 @@ macro_rules! sql_delivery_store {
                 if webhooks.is_empty() {
                     return Ok(Vec::new());
                 }
-                if $dialect.enqueue.is_some() {
-                    // One statement: atomic without a transaction of its own.
-                    let mut conn = self.pool.acquire().await.map_err(db_error)?;
-                    return Self::enqueue_on(&mut conn, event, webhooks, now).await;
+                if $dialect.group_commit {
+                    let (event, webhooks) = (event.clone(), webhooks.to_vec());
+                    return self
+                        .write(move |conn| {
+                            Box::pin(
+                                async move { Self::enqueue_on(conn, &event, &webhooks, now).await },
+                            )
+                        })
+                        .await;
                 }
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
-                let ids = Self::enqueue_on(&mut tx, event, webhooks, now).await?;
-                tx.commit().await.map_err(db_error)?;
-                Ok(ids)
+                // One statement: atomic without a transaction of its own.
+                let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                Self::enqueue_on(&mut conn, event, webhooks, now).await
             }
 
             async fn claim(
@@ -561,45 +715,19 @@ macro_rules! sql_delivery_store {
                 lease: std::time::Duration,
                 limit: usize,
             ) -> Result<Vec<$crate::Claim>, $crate::StoreError> {
-                use sqlx::Row as _;
-                use $crate::store::sql::queue as q;
                 self.ready().await?;
                 if limit == 0 {
                     return Ok(Vec::new());
                 }
-                let lease_until = $crate::clock::later(now, lease);
-                let token = $crate::ClaimToken::generate();
-                let rows = sqlx::query($dialect.claim)
-                    .bind(q::nanos(lease_until, "due_at_ns")?)
-                    .bind(token.to_hex())
-                    .bind(q::nanos(now, "updated_at_ns")?)
-                    .bind(q::count(limit.min($crate::MAX_BATCH)))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                let mut claims = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let text = |index: usize| row.try_get::<String, _>(index).map_err(db_error);
-                    let scope = q::scope_from(&text(1)?, &text(2)?)?;
-                    let event = $crate::Event::new(
-                        q::parsed::<$crate::EventId>(&text(4)?, "event_id")?,
-                        scope,
-                        q::parsed::<$crate::AccountId>(&text(7)?, "account_id")?,
-                        row.try_get::<Vec<u8>, _>(8).map_err(db_error)?,
-                    );
-                    claims.push($crate::Claim {
-                        delivery_id: q::parsed(&text(0)?, "id")?,
-                        webhook_id: q::parsed(&text(3)?, "webhook_id")?,
-                        event,
-                        attempt: q::attempts_from(row.try_get::<i64, _>(5).map_err(db_error)?)?,
-                        trigger: q::trigger_from(&text(6)?)?,
-                        token: token.clone(),
-                        lease_until,
-                    });
+                if $dialect.group_commit {
+                    return self
+                        .write(move |conn| {
+                            Box::pin(async move { Self::claim_on(conn, now, lease, limit).await })
+                        })
+                        .await;
                 }
-                // `RETURNING` answers in no set order.
-                claims.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
-                Ok(claims)
+                let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                Self::claim_on(&mut conn, now, lease, limit).await
             }
 
             async fn finish(
@@ -608,98 +736,19 @@ macro_rules! sql_delivery_store {
                 finish: $crate::Finish,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<$crate::HealthChange>, $crate::StoreError> {
-                use $crate::store::sql::queue as q;
                 self.ready().await?;
-                let due = finish
-                    .due_at()
-                    .map(|at| q::nanos(at, "due_at_ns"))
-                    .transpose()?;
-                let attempt = finish.attempt().map(q::attempt_values).transpose()?;
-                let (state, updated_at) = (finish.state().code(), q::nanos(now, "updated_at_ns")?);
-                // The fenced update's parameters, `$1`..`$5`.
-                let fenced = |sql: &'static str| {
-                    sqlx::query(sql)
-                        .bind(state)
-                        .bind(due)
-                        .bind(updated_at)
-                        .bind(claim.delivery_id.as_str())
-                        .bind(claim.token.to_hex())
-                };
-                let held = |done: u64| {
-                    if done == 0 {
-                        Err($crate::StoreError::LeaseLost)
-                    } else {
-                        Ok(())
-                    }
-                };
-                let Some((number, trigger, started, duration, addr, status, error, response)) =
-                    attempt
-                else {
-                    // Nothing to record: one statement.
-                    let updated = fenced(q::FINISH)
-                        .execute(&self.pool)
-                        .await
-                        .map_err(db_error)?;
-                    return held(updated.rows_affected()).map(|()| None);
-                };
-                let delivered = matches!(finish, $crate::Finish::Delivered(_));
-                let scope = claim.event.scope();
-                let (organization, account_type) = (
-                    scope.organization().as_str(),
-                    scope.account_type().to_string(),
-                );
-                // What a success resets: the health it forgot.
-                let reset = |forgot: Option<q::HealthColumns>| {
-                    delivered.then(|| $crate::HealthChange {
-                        before: forgot.map(q::health_from).unwrap_or_default(),
-                        after: $crate::EndpointHealth::default(),
-                    })
-                };
-                let record = fenced($dialect.record)
-                    .bind(number)
-                    .bind(trigger)
-                    .bind(started)
-                    .bind(duration)
-                    .bind(addr)
-                    .bind(status)
-                    .bind(error)
-                    .bind(response);
-                if $dialect.record_fences {
-                    // One statement: the attempt row exists exactly when the fence held.
-                    use sqlx::Row as _;
-                    let recorded = record
-                        .bind(organization)
-                        .bind(&account_type)
-                        .bind(claim.webhook_id.as_str())
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_error)?
-                        .ok_or($crate::StoreError::LeaseLost)?;
-                    let column =
-                        |index: usize| recorded.try_get::<Option<i64>, _>(index).map_err(db_error);
-                    let forgot = (column(0)?, column(1)?, column(2)?);
-                    return Ok(reset(Some(forgot)));
+                if $dialect.group_commit {
+                    let claim = claim.clone();
+                    return self
+                        .write(move |conn| {
+                            Box::pin(
+                                async move { Self::finish_on(conn, &claim, &finish, now).await },
+                            )
+                        })
+                        .await;
                 }
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
-                let updated = fenced(q::FINISH)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                held(updated.rows_affected())?;
-                record.execute(&mut *tx).await.map_err(db_error)?;
-                let forgot = if delivered {
-                    sqlx::query_as(q::HEALTH_FORGET)
-                        .bind(organization)
-                        .bind(&account_type)
-                        .bind(claim.webhook_id.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_error)?
-                } else {
-                    None
-                };
-                tx.commit().await.map_err(db_error)?;
-                Ok(reset(forgot))
+                let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                Self::finish_on(&mut conn, claim, &finish, now).await
             }
 
             async fn release(&self, claim: &$crate::Claim) -> Result<(), $crate::StoreError> {
