@@ -1,5 +1,6 @@
-//! `DeliveryWorker` on a `MemoryStore` against real HTTPS receivers on loopback
-//! (tests/support/https.rs), with a `ManualClock`: nothing sleeps to wait for a schedule.
+//! `DeliveryWorker` on a `MemoryStore` (and on a `SqliteStore` where the real database
+//! matters) against real HTTPS receivers on loopback (tests/support/https.rs), with a
+//! `ManualClock`: nothing sleeps to wait for a schedule.
 //! Webhooks point at `hooks.example.test:<port>`, which the transport's resolver maps to
 //! 127.0.0.1, and loopback is allowed through the transport's allow-list.
 #![allow(clippy::unwrap_used)]
@@ -16,16 +17,17 @@ use https::{Cert, Receiver, Reply, Seen};
 use webhook_kit::send::{HttpsTransport, StaticResolver};
 use webhook_kit::{
     AccountFilter, AccountType, AttemptRecord, Clock, DeliveryId, DeliveryState, DeliveryStore,
-    DeliveryWorker, DisableReason, ErrorKind, Event, EventId, HealthPolicy, ManualClock,
-    MemoryStore, Notice, Observer, RetrySchedule, Scope, Trigger, UpdateWebhookRequest, Verifier,
-    Webhook, WebhookStore, WorkerError,
+    DeliveryWorker, DisableReason, EncryptionKey, EndpointHealth, ErrorKind, Event, EventId,
+    HealthPolicy, Keyring, ManualClock, MemoryStore, Notice, Observation, Observer, RetrySchedule,
+    Scope, SqliteStore, Trigger, UpdateWebhookRequest, Verifier, Webhook, WebhookStore,
+    WorkerError,
 };
 
 const HOST: &str = "hooks.example.test";
 const SECOND: Duration = Duration::from_secs(1);
 
 type Store = Arc<MemoryStore>;
-type Worker = DeliveryWorker<Store, HttpsTransport>;
+type Worker<S = Store> = DeliveryWorker<S, HttpsTransport>;
 
 fn transport(cert: &Cert, timeout: Duration) -> HttpsTransport {
     HttpsTransport::builder()
@@ -54,8 +56,8 @@ impl Notices {
     }
 }
 
-struct Setup {
-    store: Store,
+struct Setup<S = Store> {
+    store: S,
     clock: ManualClock,
     notices: Notices,
     cert: Cert,
@@ -64,8 +66,29 @@ struct Setup {
 
 impl Setup {
     fn new() -> Self {
+        Setup::on(Arc::new(MemoryStore::new()))
+    }
+}
+
+impl Setup<SqliteStore> {
+    /// On a migrated SQLite file in `dir` whose secrets are sealed under a fresh key.
+    async fn sqlite(dir: &tempfile::TempDir) -> Self {
+        let store = SqliteStore::open(dir.path().join("hooks.db"))
+            .await
+            .unwrap()
+            .with_keyring(Keyring::new(EncryptionKey::generate(1)));
+        store.migrate().await.unwrap();
+        Setup::on(store)
+    }
+}
+
+impl<S> Setup<S>
+where
+    S: WebhookStore + DeliveryStore + Clone + 'static,
+{
+    fn on(store: S) -> Self {
         Self {
-            store: Arc::new(MemoryStore::new()),
+            store,
             clock: ManualClock::starting_now(),
             notices: Notices::default(),
             cert: Cert::new(&[HOST]),
@@ -74,16 +97,23 @@ impl Setup {
     }
 
     /// A worker with no jitter, a 2 s transport timeout and a 10 s lease.
-    fn worker(&self, schedule: RetrySchedule) -> Worker {
+    fn worker(&self, schedule: RetrySchedule) -> Worker<S> {
         self.builder(schedule).build().unwrap()
     }
 
-    fn builder(
+    fn builder(&self, schedule: RetrySchedule) -> webhook_kit::WorkerBuilder<S, HttpsTransport> {
+        self.builder_timed(schedule, 2 * SECOND, 10 * SECOND)
+    }
+
+    /// As `builder`, with this transport timeout and lease.
+    fn builder_timed(
         &self,
         schedule: RetrySchedule,
-    ) -> webhook_kit::WorkerBuilder<Store, HttpsTransport> {
-        DeliveryWorker::builder(Arc::clone(&self.store), transport(&self.cert, 2 * SECOND))
-            .lease(10 * SECOND)
+        timeout: Duration,
+        lease: Duration,
+    ) -> webhook_kit::WorkerBuilder<S, HttpsTransport> {
+        DeliveryWorker::builder(self.store.clone(), transport(&self.cert, timeout))
+            .lease(lease)
             .schedule(schedule.with_jitter_percent(0).unwrap())
             .clock(self.clock.clone())
             .observer(self.notices.clone())
@@ -99,7 +129,7 @@ impl Setup {
         webhook
     }
 
-    async fn enqueue(&self, worker: &Worker, account: &str) -> (Event, Vec<DeliveryId>) {
+    async fn enqueue(&self, worker: &Worker<S>, account: &str) -> (Event, Vec<DeliveryId>) {
         let id = EventId::generate();
         let body = format!(r#"{{"event":"{id}"}}"#).into_bytes();
         let event = Event::new(id, self.scope.clone(), account.parse().unwrap(), body);
@@ -631,4 +661,133 @@ async fn run_delivers_a_stream_of_events_with_bounded_concurrency() {
         "connections kept alive, at most the concurrency"
     );
     let _ = (first, second);
+}
+
+/// The sealed secret of `webhook` as stored, and a copy whose last byte (in the
+/// authentication tag) is flipped: it no longer opens.
+async fn sealed_secret(store: &SqliteStore, webhook: &Webhook) -> (Vec<u8>, Vec<u8>) {
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("SELECT secret FROM webhook_kit_webhooks WHERE id = ?1")
+            .bind(webhook.id().as_str())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let mut corrupted = sealed.clone();
+    *corrupted.last_mut().unwrap() ^= 1;
+    (sealed, corrupted)
+}
+
+/// Writes `secret` as `webhook`'s sealed secret, behind the store's back.
+async fn write_secret(store: &SqliteStore, webhook: &Webhook, secret: &[u8]) {
+    let written = sqlx::query("UPDATE webhook_kit_webhooks SET secret = ?1 WHERE id = ?2")
+        .bind(secret)
+        .bind(webhook.id().as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(written.rows_affected(), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_webhook_is_our_failure_not_the_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::sqlite(&dir).await;
+    let worker = setup.worker(RetrySchedule::standard());
+    // The receiver verifies with the webhook's secret, so the webhook comes first.
+    let addr = closed_port();
+    let webhook = setup.webhook(addr, &[]).await;
+    let receiver = Receiver::start_on(
+        addr.port(),
+        &setup.cert,
+        Reply::Verify(setup.verifier(&webhook), 204),
+    )
+    .await;
+    let (event, ids) = setup.enqueue(&worker, "acc_1").await;
+    assert_eq!(ids.len(), 1);
+    let (sealed, corrupted) = sealed_secret(&setup.store, &webhook).await;
+    write_secret(&setup.store, &webhook, &corrupted).await;
+
+    // The attempt is made and recorded as ours: nothing sent, no status, retried on schedule.
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(receiver.count(), 0, "nothing was sent");
+    let attempts = setup.attempts(&ids[0]).await;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].number, 1);
+    assert_eq!(attempts[0].trigger, Trigger::Scheduled);
+    assert_eq!(attempts[0].error, Some(ErrorKind::Internal));
+    assert_eq!(attempts[0].status, None);
+    assert_eq!(attempts[0].remote_addr, None);
+    let delivery = setup
+        .store
+        .delivery(&setup.scope, &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.state, DeliveryState::Pending);
+    assert_eq!(delivery.attempts, 1);
+    assert_eq!(
+        delivery.due_at,
+        Some(setup.clock.now() + TimeDelta::seconds(5)),
+        "the schedule's second step"
+    );
+    {
+        let notices = setup.notices.0.lock().unwrap();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(
+            matches!(
+                &notices[0],
+                Notice::AttemptFailed {
+                    code: "internal",
+                    status: None,
+                    attempt: 1,
+                    ..
+                }
+            ),
+            "{notices:?}"
+        );
+    }
+    // The endpoint is not blamed: its health history is still empty.
+    let health = setup
+        .store
+        .observe_health(
+            &setup.scope,
+            webhook.id(),
+            Observation::Reset,
+            setup.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        health.before,
+        EndpointHealth::default(),
+        "endpoint not marked failing"
+    );
+    assert!(
+        setup
+            .store
+            .get_masked(&setup.scope, webhook.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled()
+    );
+
+    // The secret opens again: the retry arrives, signed with it.
+    write_secret(&setup.store, &webhook, &sealed).await;
+    setup.clock.advance(4 * SECOND);
+    assert_eq!(worker.run_once().await.unwrap(), 0, "not due before 5 s");
+    setup.clock.advance(SECOND);
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].verified, "signed with the webhook's secret");
+    assert_eq!(header(&seen[0], "webhook-id"), event.id().as_str());
+    assert_eq!(setup.state(&ids[0]).await, DeliveryState::Delivered);
+    let attempts = setup.attempts(&ids[0]).await;
+    assert_eq!(
+        attempts.iter().map(|a| a.number).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(attempts[1].status, Some(204));
+    assert_eq!(attempts[1].error, None);
 }
