@@ -791,3 +791,99 @@ async fn an_unreadable_webhook_is_our_failure_not_the_endpoints() {
     assert_eq!(attempts[1].status, Some(204));
     assert_eq!(attempts[1].error, None);
 }
+
+/// Waits (at most 5 s) until `receiver` has had `count` requests, and checks it has.
+async fn wait_for_requests(receiver: &Receiver, count: usize) {
+    for _ in 0..500 {
+        if receiver.count() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(receiver.count(), count);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_lease_ran_out_cannot_overwrite_the_next_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::sqlite(&dir).await;
+    let release = Arc::new(tokio::sync::Notify::new());
+    let receiver = Receiver::start(&setup.cert, Reply::Hold(vec![Arc::clone(&release)], 204)).await;
+    // Two workers on one database. The lease is manual time; the transport's 10 s timeout
+    // (real time) leaves the second worker room for its whole run while the first waits.
+    let lease = 20 * SECOND;
+    let build = || {
+        setup
+            .builder_timed(RetrySchedule::standard(), 10 * SECOND, lease)
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (build(), build());
+    setup.webhook(receiver.addr, &[]).await;
+    let (event, ids) = setup.enqueue(&first, "acc_1").await;
+    assert_eq!(ids.len(), 1);
+
+    // The first worker claims the delivery and sends it; the receiver holds the request.
+    let held = tokio::spawn({
+        let first = first.clone();
+        async move { first.run_once().await }
+    });
+    wait_for_requests(&receiver, 1).await;
+    let claimed = setup
+        .store
+        .delivery(&setup.scope, &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.state, DeliveryState::InFlight);
+    assert_eq!(claimed.attempts, 1);
+
+    // Its lease runs out: the second worker claims the delivery again and delivers it.
+    setup.clock.advance(lease + SECOND);
+    let run = tokio::time::timeout(10 * SECOND, second.run_once()).await;
+    assert_eq!(run.unwrap().unwrap(), 1, "claimed again");
+    assert_eq!(receiver.count(), 2);
+    let delivered = setup
+        .store
+        .delivery(&setup.scope, &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivered.state, DeliveryState::Delivered);
+    assert_eq!(delivered.attempts, 2);
+    let recorded = setup.attempts(&ids[0]).await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].number, 2);
+    assert_eq!(recorded[0].status, Some(204));
+
+    // The first attempt's answer comes now: its finish finds the lease lost, writes nothing.
+    release.notify_one();
+    let run = tokio::time::timeout(10 * SECOND, held).await;
+    assert_eq!(run.unwrap().unwrap().unwrap(), 1);
+    assert_eq!(
+        setup
+            .store
+            .delivery(&setup.scope, &ids[0])
+            .await
+            .unwrap()
+            .unwrap(),
+        delivered,
+        "the delivery is as the second worker left it"
+    );
+    assert_eq!(
+        setup.attempts(&ids[0]).await,
+        recorded,
+        "only the second worker's attempt is recorded"
+    );
+    assert!(setup.notices.codes().is_empty());
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 2, "at least once: the receiver de-duplicates");
+    for request in &seen {
+        assert_eq!(header(request, "webhook-id"), event.id().as_str());
+    }
+    assert_ne!(
+        header(&seen[0], "webhook-timestamp"),
+        header(&seen[1], "webhook-timestamp"),
+        "each attempt signed afresh"
+    );
+}
