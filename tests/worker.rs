@@ -887,3 +887,77 @@ async fn a_worker_whose_lease_ran_out_cannot_overwrite_the_next_holder() {
         "each attempt signed afresh"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_lease_ran_out_cannot_finish_while_the_next_holder_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::sqlite(&dir).await;
+    let releases = [
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    ];
+    let receiver = Receiver::start(&setup.cert, Reply::Hold(releases.to_vec(), 204)).await;
+    let lease = 20 * SECOND;
+    let build = || {
+        setup
+            .builder_timed(RetrySchedule::standard(), 10 * SECOND, lease)
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (build(), build());
+    setup.webhook(receiver.addr, &[]).await;
+    let (event, ids) = setup.enqueue(&first, "acc_1").await;
+    let run_once = |worker: &Worker<SqliteStore>| {
+        let worker = worker.clone();
+        tokio::spawn(async move { worker.run_once().await })
+    };
+
+    // Both attempts are held at the receiver: the first worker's, then (its lease run
+    // out) the second worker's, which holds the claim now.
+    let held_first = run_once(&first);
+    wait_for_requests(&receiver, 1).await;
+    setup.clock.advance(lease + SECOND);
+    let held_second = run_once(&second);
+    wait_for_requests(&receiver, 2).await;
+    let holding = setup
+        .store
+        .delivery(&setup.scope, &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(holding.state, DeliveryState::InFlight);
+    assert_eq!(holding.attempts, 2);
+    assert_eq!(holding.due_at, Some(setup.clock.now() + lease));
+
+    // The first worker's 204 comes while the second holds the claim: its token no longer
+    // fences the delivery, so its finish writes nothing.
+    releases[0].notify_one();
+    let run = tokio::time::timeout(10 * SECOND, held_first).await;
+    assert_eq!(run.unwrap().unwrap().unwrap(), 1);
+    assert_eq!(
+        setup
+            .store
+            .delivery(&setup.scope, &ids[0])
+            .await
+            .unwrap()
+            .unwrap(),
+        holding,
+        "still the second worker's claim"
+    );
+    assert!(setup.attempts(&ids[0]).await.is_empty());
+
+    // The holder's own finish still goes through.
+    releases[1].notify_one();
+    let run = tokio::time::timeout(10 * SECOND, held_second).await;
+    assert_eq!(run.unwrap().unwrap().unwrap(), 1);
+    assert_eq!(setup.state(&ids[0]).await, DeliveryState::Delivered);
+    let recorded = setup.attempts(&ids[0]).await;
+    assert_eq!(recorded.iter().map(|a| a.number).collect::<Vec<_>>(), [2]);
+    assert_eq!(recorded[0].status, Some(204));
+    assert!(setup.notices.codes().is_empty());
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 2);
+    for request in &seen {
+        assert_eq!(header(request, "webhook-id"), event.id().as_str());
+    }
+}
