@@ -808,7 +808,11 @@ async fn a_worker_whose_lease_ran_out_cannot_overwrite_the_next_holder() {
     let dir = tempfile::tempdir().unwrap();
     let setup = Setup::sqlite(&dir).await;
     let release = Arc::new(tokio::sync::Notify::new());
-    let receiver = Receiver::start(&setup.cert, Reply::Hold(vec![Arc::clone(&release)], 204)).await;
+    let receiver = Receiver::start(
+        &setup.cert,
+        Reply::Hold(vec![(Arc::clone(&release), 204)], 204),
+    )
+    .await;
     // Two workers on one database. The lease is manual time; the transport's 10 s timeout
     // (real time) leaves the second worker room for its whole run while the first waits.
     let lease = 20 * SECOND;
@@ -896,7 +900,8 @@ async fn a_worker_whose_lease_ran_out_cannot_finish_while_the_next_holder_works(
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(tokio::sync::Notify::new()),
     ];
-    let receiver = Receiver::start(&setup.cert, Reply::Hold(releases.to_vec(), 204)).await;
+    let held = releases.iter().map(|release| (Arc::clone(release), 204));
+    let receiver = Receiver::start(&setup.cert, Reply::Hold(held.collect(), 204)).await;
     let lease = 20 * SECOND;
     let build = || {
         setup

@@ -90,10 +90,10 @@ pub enum Reply {
     Never,
     /// This status, then a chunked body that breaks after its first 3 bytes.
     Broken(u16),
-    /// The n-th request (from 1) waits until the n-th `Notify` is notified, then gets this
-    /// status; requests past the list get it at once: attempts held in flight while others
-    /// go through.
-    Hold(Vec<Arc<tokio::sync::Notify>>, u16),
+    /// The n-th request (from 1) waits until the n-th `Notify` is notified, then gets the
+    /// n-th status; requests past the list get the last status at once: attempts held in
+    /// flight while others go through.
+    Hold(Vec<(Arc<tokio::sync::Notify>, u16)>, u16),
 }
 
 impl Reply {
@@ -240,12 +240,16 @@ async fn handle(
             response
         }
         Reply::Never => std::future::pending().await,
-        Reply::Hold(releases, status) => {
-            if let Some(release) = releases.get(number - 1) {
-                release.notified().await;
-            }
+        Reply::Hold(held, rest) => {
+            let status = match held.get(number - 1) {
+                Some((release, status)) => {
+                    release.notified().await;
+                    *status
+                }
+                None => *rest,
+            };
             let mut response = Response::new(full(Bytes::new()));
-            *response.status_mut() = hyper::StatusCode::from_u16(*status).unwrap();
+            *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
             response
         }
         Reply::Broken(status) => {
