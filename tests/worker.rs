@@ -966,3 +966,79 @@ async fn a_worker_whose_lease_ran_out_cannot_finish_while_the_next_holder_works(
         assert_eq!(header(request, "webhook-id"), event.id().as_str());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_workers_failed_attempt_neither_tells_nor_blames() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::sqlite(&dir).await;
+    let release = Arc::new(tokio::sync::Notify::new());
+    // The first request is held, then fails with a 500; the next ones get a 204 at once.
+    let receiver = Receiver::start(
+        &setup.cert,
+        Reply::Hold(vec![(Arc::clone(&release), 500)], 204),
+    )
+    .await;
+    let lease = 20 * SECOND;
+    let build = || {
+        setup
+            .builder_timed(RetrySchedule::standard(), 10 * SECOND, lease)
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (build(), build());
+    let webhook = setup.webhook(receiver.addr, &[]).await;
+    let (_, ids) = setup.enqueue(&first, "acc_1").await;
+    let held = tokio::spawn({
+        let first = first.clone();
+        async move { first.run_once().await }
+    });
+    wait_for_requests(&receiver, 1).await;
+    setup.clock.advance(lease + SECOND);
+    let run = tokio::time::timeout(10 * SECOND, second.run_once()).await;
+    assert_eq!(run.unwrap().unwrap(), 1);
+    let delivered = setup
+        .store
+        .delivery(&setup.scope, &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivered.state, DeliveryState::Delivered);
+
+    // The stale attempt's 500 comes after the delivery arrived: not recorded, so not told
+    // to the observer, and the endpoint that just took the delivery is not marked failing.
+    release.notify_one();
+    let run = tokio::time::timeout(10 * SECOND, held).await;
+    assert_eq!(run.unwrap().unwrap().unwrap(), 1);
+    assert_eq!(
+        setup
+            .store
+            .delivery(&setup.scope, &ids[0])
+            .await
+            .unwrap()
+            .unwrap(),
+        delivered
+    );
+    let recorded = setup.attempts(&ids[0]).await;
+    assert_eq!(recorded.iter().map(|a| a.number).collect::<Vec<_>>(), [2]);
+    assert!(
+        setup.notices.codes().is_empty(),
+        "{:?}",
+        setup.notices.0.lock().unwrap()
+    );
+    let health = setup
+        .store
+        .observe_health(
+            &setup.scope,
+            webhook.id(),
+            Observation::Reset,
+            setup.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        health.before,
+        EndpointHealth::default(),
+        "not marked failing"
+    );
+    assert_eq!(receiver.count(), 2);
+}
