@@ -14,13 +14,15 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use https::{Cert, Receiver, Reply, Seen};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use webhook_kit::send::{HttpsTransport, StaticResolver};
 use webhook_kit::{
     AccountFilter, AccountType, AttemptRecord, Clock, DeliveryId, DeliveryState, DeliveryStore,
     DeliveryWorker, DisableReason, EncryptionKey, EndpointHealth, ErrorKind, Event, EventId,
-    HealthPolicy, Keyring, ManualClock, MemoryStore, Notice, Observation, Observer, RetrySchedule,
-    Scope, SqliteStore, Trigger, UpdateWebhookRequest, Verifier, Webhook, WebhookStore,
-    WorkerError,
+    HealthPolicy, Keyring, ManualClock, MemoryStore, Notice, Observation, Observer, QueuedDelivery,
+    RetrySchedule, Scope, SqliteStore, StoreError, Trigger, UpdateWebhookRequest, Verifier,
+    Webhook, WebhookId, WebhookStore, WorkerError,
 };
 
 const HOST: &str = "hooks.example.test";
@@ -152,6 +154,16 @@ where
 
     async fn attempts(&self, id: &DeliveryId) -> Vec<AttemptRecord> {
         self.store.attempts(&self.scope, id).await.unwrap()
+    }
+
+    /// The endpoint health history of `webhook`, read by resetting it (the store's only
+    /// way to read it).
+    async fn take_health(&self, webhook: &WebhookId) -> EndpointHealth {
+        let now = self.clock.now();
+        let change = self
+            .store
+            .observe_health(&self.scope, webhook, Observation::Reset, now);
+        change.await.unwrap().before
     }
 
     /// A verifier for `webhook`'s current secret that accepts the manual clock's timestamps.
@@ -747,29 +759,10 @@ async fn an_unreadable_webhook_is_our_failure_not_the_endpoints() {
         );
     }
     // The endpoint is not blamed: its health history is still empty.
-    let health = setup
-        .store
-        .observe_health(
-            &setup.scope,
-            webhook.id(),
-            Observation::Reset,
-            setup.clock.now(),
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        health.before,
+        setup.take_health(webhook.id()).await,
         EndpointHealth::default(),
         "endpoint not marked failing"
-    );
-    assert!(
-        setup
-            .store
-            .get_masked(&setup.scope, webhook.id())
-            .await
-            .unwrap()
-            .unwrap()
-            .enabled()
     );
 
     // The secret opens again: the retry arrives, signed with it.
@@ -792,6 +785,108 @@ async fn an_unreadable_webhook_is_our_failure_not_the_endpoints() {
     assert_eq!(attempts[1].error, None);
 }
 
+/// The lease of a race's workers, in manual time. Their transport's timeout (real time) is
+/// 10 s: room for one worker's whole run while another's request is held.
+const RACE_LEASE: Duration = Duration::from_secs(20);
+
+/// A lease that runs out during an attempt: two workers on one SQLite store, one webhook
+/// to a receiver that holds requests as told, one event queued for it.
+struct Race {
+    setup: Setup<SqliteStore>,
+    receiver: Receiver,
+    first: Worker<SqliteStore>,
+    second: Worker<SqliteStore>,
+    webhook: Webhook,
+    event: Event,
+    delivery: DeliveryId,
+    _dir: tempfile::TempDir,
+}
+
+impl Race {
+    /// The race, its receiver answering as `Reply::Hold(held, 204)`.
+    async fn start(held: Vec<(Arc<Notify>, u16)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = Setup::sqlite(&dir).await;
+        let receiver = Receiver::start(&setup.cert, Reply::Hold(held, 204)).await;
+        let build = || {
+            setup
+                .builder_timed(RetrySchedule::standard(), 10 * SECOND, RACE_LEASE)
+                .build()
+                .unwrap()
+        };
+        let (first, second) = (build(), build());
+        let webhook = setup.webhook(receiver.addr, &[]).await;
+        let (event, ids) = setup.enqueue(&first, "acc_1").await;
+        assert_eq!(ids.len(), 1);
+        Self {
+            delivery: ids[0].clone(),
+            setup,
+            receiver,
+            first,
+            second,
+            webhook,
+            event,
+            _dir: dir,
+        }
+    }
+
+    /// The first worker claims the delivery and sends it; once its request is held at the
+    /// receiver, the lease runs out. Answers the first worker's `run_once`, in a task.
+    async fn first_held_past_its_lease(&self) -> JoinHandle<Result<usize, StoreError>> {
+        let running = run_once_in_task(&self.first);
+        wait_for_requests(&self.receiver, 1).await;
+        let claimed = self.delivery().await;
+        assert_eq!(claimed.state, DeliveryState::InFlight);
+        assert_eq!(claimed.attempts, 1);
+        self.setup.clock.advance(RACE_LEASE + SECOND);
+        running
+    }
+
+    /// The second worker claims the delivery again (attempt 2) and delivers it while the
+    /// first worker's request is held. Answers the delivery then.
+    async fn second_delivers(&self) -> QueuedDelivery {
+        assert_eq!(claimed_by(run_once_in_task(&self.second)).await, 1);
+        assert_eq!(self.receiver.count(), 2);
+        let delivered = self.delivery().await;
+        assert_eq!(delivered.state, DeliveryState::Delivered);
+        assert_eq!(delivered.attempts, 2);
+        delivered
+    }
+
+    async fn delivery(&self) -> QueuedDelivery {
+        self.setup
+            .store
+            .delivery(&self.setup.scope, &self.delivery)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn attempt_numbers(&self) -> Vec<u32> {
+        let attempts = self.setup.attempts(&self.delivery).await;
+        attempts.iter().map(|attempt| attempt.number).collect()
+    }
+
+    /// Every request the receiver saw carried the event's id as `webhook-id`.
+    fn all_seen_carry_the_event_id(&self) {
+        for request in &self.receiver.seen() {
+            assert_eq!(header(request, "webhook-id"), self.event.id().as_str());
+        }
+    }
+}
+
+/// `worker.run_once()` in a task of its own.
+fn run_once_in_task(worker: &Worker<SqliteStore>) -> JoinHandle<Result<usize, StoreError>> {
+    let worker = worker.clone();
+    tokio::spawn(async move { worker.run_once().await })
+}
+
+/// What the `run_once` in `task` claimed, waiting at most 10 s.
+async fn claimed_by(task: JoinHandle<Result<usize, StoreError>>) -> usize {
+    let run = tokio::time::timeout(10 * SECOND, task).await;
+    run.unwrap().unwrap().unwrap()
+}
+
 /// Waits (at most 5 s) until `receiver` has had `count` requests, and checks it has.
 async fn wait_for_requests(receiver: &Receiver, count: usize) {
     for _ in 0..500 {
@@ -805,86 +900,33 @@ async fn wait_for_requests(receiver: &Receiver, count: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_whose_lease_ran_out_cannot_overwrite_the_next_holder() {
-    let dir = tempfile::tempdir().unwrap();
-    let setup = Setup::sqlite(&dir).await;
-    let release = Arc::new(tokio::sync::Notify::new());
-    let receiver = Receiver::start(
-        &setup.cert,
-        Reply::Hold(vec![(Arc::clone(&release), 204)], 204),
-    )
-    .await;
-    // Two workers on one database. The lease is manual time; the transport's 10 s timeout
-    // (real time) leaves the second worker room for its whole run while the first waits.
-    let lease = 20 * SECOND;
-    let build = || {
-        setup
-            .builder_timed(RetrySchedule::standard(), 10 * SECOND, lease)
-            .build()
-            .unwrap()
-    };
-    let (first, second) = (build(), build());
-    setup.webhook(receiver.addr, &[]).await;
-    let (event, ids) = setup.enqueue(&first, "acc_1").await;
-    assert_eq!(ids.len(), 1);
+    let release = Arc::new(Notify::new());
+    let race = Race::start(vec![(Arc::clone(&release), 204)]).await;
+    let held = race.first_held_past_its_lease().await;
 
-    // The first worker claims the delivery and sends it; the receiver holds the request.
-    let held = tokio::spawn({
-        let first = first.clone();
-        async move { first.run_once().await }
-    });
-    wait_for_requests(&receiver, 1).await;
-    let claimed = setup
-        .store
-        .delivery(&setup.scope, &ids[0])
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(claimed.state, DeliveryState::InFlight);
-    assert_eq!(claimed.attempts, 1);
-
-    // Its lease runs out: the second worker claims the delivery again and delivers it.
-    setup.clock.advance(lease + SECOND);
-    let run = tokio::time::timeout(10 * SECOND, second.run_once()).await;
-    assert_eq!(run.unwrap().unwrap(), 1, "claimed again");
-    assert_eq!(receiver.count(), 2);
-    let delivered = setup
-        .store
-        .delivery(&setup.scope, &ids[0])
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(delivered.state, DeliveryState::Delivered);
-    assert_eq!(delivered.attempts, 2);
-    let recorded = setup.attempts(&ids[0]).await;
-    assert_eq!(recorded.len(), 1);
-    assert_eq!(recorded[0].number, 2);
+    // The second worker claims the delivery again (attempt 2) and delivers it.
+    let delivered = race.second_delivers().await;
+    let recorded = race.setup.attempts(&race.delivery).await;
+    assert_eq!(race.attempt_numbers().await, [2]);
     assert_eq!(recorded[0].status, Some(204));
 
-    // The first attempt's answer comes now: its finish finds the lease lost, writes nothing.
+    // The first attempt's 204 comes now: its finish finds the lease lost, writes nothing.
     release.notify_one();
-    let run = tokio::time::timeout(10 * SECOND, held).await;
-    assert_eq!(run.unwrap().unwrap().unwrap(), 1);
+    assert_eq!(claimed_by(held).await, 1);
     assert_eq!(
-        setup
-            .store
-            .delivery(&setup.scope, &ids[0])
-            .await
-            .unwrap()
-            .unwrap(),
+        race.delivery().await,
         delivered,
         "the delivery is as the second worker left it"
     );
     assert_eq!(
-        setup.attempts(&ids[0]).await,
+        race.setup.attempts(&race.delivery).await,
         recorded,
         "only the second worker's attempt is recorded"
     );
-    assert!(setup.notices.codes().is_empty());
-    let seen = receiver.seen();
+    assert!(race.setup.notices.codes().is_empty());
+    let seen = race.receiver.seen();
     assert_eq!(seen.len(), 2, "at least once: the receiver de-duplicates");
-    for request in &seen {
-        assert_eq!(header(request, "webhook-id"), event.id().as_str());
-    }
+    race.all_seen_carry_the_event_id();
     assert_ne!(
         header(&seen[0], "webhook-timestamp"),
         header(&seen[1], "webhook-timestamp"),
@@ -894,151 +936,61 @@ async fn a_worker_whose_lease_ran_out_cannot_overwrite_the_next_holder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_whose_lease_ran_out_cannot_finish_while_the_next_holder_works() {
-    let dir = tempfile::tempdir().unwrap();
-    let setup = Setup::sqlite(&dir).await;
-    let releases = [
-        Arc::new(tokio::sync::Notify::new()),
-        Arc::new(tokio::sync::Notify::new()),
-    ];
+    let releases = [Arc::new(Notify::new()), Arc::new(Notify::new())];
     let held = releases.iter().map(|release| (Arc::clone(release), 204));
-    let receiver = Receiver::start(&setup.cert, Reply::Hold(held.collect(), 204)).await;
-    let lease = 20 * SECOND;
-    let build = || {
-        setup
-            .builder_timed(RetrySchedule::standard(), 10 * SECOND, lease)
-            .build()
-            .unwrap()
-    };
-    let (first, second) = (build(), build());
-    setup.webhook(receiver.addr, &[]).await;
-    let (event, ids) = setup.enqueue(&first, "acc_1").await;
-    let run_once = |worker: &Worker<SqliteStore>| {
-        let worker = worker.clone();
-        tokio::spawn(async move { worker.run_once().await })
-    };
+    let race = Race::start(held.collect()).await;
 
     // Both attempts are held at the receiver: the first worker's, then (its lease run
     // out) the second worker's, which holds the claim now.
-    let held_first = run_once(&first);
-    wait_for_requests(&receiver, 1).await;
-    setup.clock.advance(lease + SECOND);
-    let held_second = run_once(&second);
-    wait_for_requests(&receiver, 2).await;
-    let holding = setup
-        .store
-        .delivery(&setup.scope, &ids[0])
-        .await
-        .unwrap()
-        .unwrap();
+    let held_first = race.first_held_past_its_lease().await;
+    let held_second = run_once_in_task(&race.second);
+    wait_for_requests(&race.receiver, 2).await;
+    let holding = race.delivery().await;
     assert_eq!(holding.state, DeliveryState::InFlight);
     assert_eq!(holding.attempts, 2);
-    assert_eq!(holding.due_at, Some(setup.clock.now() + lease));
+    assert_eq!(holding.due_at, Some(race.setup.clock.now() + RACE_LEASE));
 
     // The first worker's 204 comes while the second holds the claim: its token no longer
     // fences the delivery, so its finish writes nothing.
     releases[0].notify_one();
-    let run = tokio::time::timeout(10 * SECOND, held_first).await;
-    assert_eq!(run.unwrap().unwrap().unwrap(), 1);
+    assert_eq!(claimed_by(held_first).await, 1);
     assert_eq!(
-        setup
-            .store
-            .delivery(&setup.scope, &ids[0])
-            .await
-            .unwrap()
-            .unwrap(),
+        race.delivery().await,
         holding,
         "still the second worker's claim"
     );
-    assert!(setup.attempts(&ids[0]).await.is_empty());
+    assert!(race.attempt_numbers().await.is_empty());
 
     // The holder's own finish still goes through.
     releases[1].notify_one();
-    let run = tokio::time::timeout(10 * SECOND, held_second).await;
-    assert_eq!(run.unwrap().unwrap().unwrap(), 1);
-    assert_eq!(setup.state(&ids[0]).await, DeliveryState::Delivered);
-    let recorded = setup.attempts(&ids[0]).await;
-    assert_eq!(recorded.iter().map(|a| a.number).collect::<Vec<_>>(), [2]);
-    assert_eq!(recorded[0].status, Some(204));
-    assert!(setup.notices.codes().is_empty());
-    let seen = receiver.seen();
-    assert_eq!(seen.len(), 2);
-    for request in &seen {
-        assert_eq!(header(request, "webhook-id"), event.id().as_str());
-    }
+    assert_eq!(claimed_by(held_second).await, 1);
+    assert_eq!(race.delivery().await.state, DeliveryState::Delivered);
+    assert_eq!(race.attempt_numbers().await, [2]);
+    assert!(race.setup.notices.codes().is_empty());
+    assert_eq!(race.receiver.count(), 2);
+    race.all_seen_carry_the_event_id();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_workers_failed_attempt_neither_tells_nor_blames() {
-    let dir = tempfile::tempdir().unwrap();
-    let setup = Setup::sqlite(&dir).await;
-    let release = Arc::new(tokio::sync::Notify::new());
     // The first request is held, then fails with a 500; the next ones get a 204 at once.
-    let receiver = Receiver::start(
-        &setup.cert,
-        Reply::Hold(vec![(Arc::clone(&release), 500)], 204),
-    )
-    .await;
-    let lease = 20 * SECOND;
-    let build = || {
-        setup
-            .builder_timed(RetrySchedule::standard(), 10 * SECOND, lease)
-            .build()
-            .unwrap()
-    };
-    let (first, second) = (build(), build());
-    let webhook = setup.webhook(receiver.addr, &[]).await;
-    let (_, ids) = setup.enqueue(&first, "acc_1").await;
-    let held = tokio::spawn({
-        let first = first.clone();
-        async move { first.run_once().await }
-    });
-    wait_for_requests(&receiver, 1).await;
-    setup.clock.advance(lease + SECOND);
-    let run = tokio::time::timeout(10 * SECOND, second.run_once()).await;
-    assert_eq!(run.unwrap().unwrap(), 1);
-    let delivered = setup
-        .store
-        .delivery(&setup.scope, &ids[0])
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(delivered.state, DeliveryState::Delivered);
+    let release = Arc::new(Notify::new());
+    let race = Race::start(vec![(Arc::clone(&release), 500)]).await;
+    let held = race.first_held_past_its_lease().await;
+    let delivered = race.second_delivers().await;
 
     // The stale attempt's 500 comes after the delivery arrived: not recorded, so not told
     // to the observer, and the endpoint that just took the delivery is not marked failing.
     release.notify_one();
-    let run = tokio::time::timeout(10 * SECOND, held).await;
-    assert_eq!(run.unwrap().unwrap().unwrap(), 1);
+    assert_eq!(claimed_by(held).await, 1);
+    assert_eq!(race.delivery().await, delivered);
+    assert_eq!(race.attempt_numbers().await, [2]);
+    let notices = race.setup.notices.codes();
+    assert!(notices.is_empty(), "{notices:?}");
     assert_eq!(
-        setup
-            .store
-            .delivery(&setup.scope, &ids[0])
-            .await
-            .unwrap()
-            .unwrap(),
-        delivered
-    );
-    let recorded = setup.attempts(&ids[0]).await;
-    assert_eq!(recorded.iter().map(|a| a.number).collect::<Vec<_>>(), [2]);
-    assert!(
-        setup.notices.codes().is_empty(),
-        "{:?}",
-        setup.notices.0.lock().unwrap()
-    );
-    let health = setup
-        .store
-        .observe_health(
-            &setup.scope,
-            webhook.id(),
-            Observation::Reset,
-            setup.clock.now(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        health.before,
+        race.setup.take_health(race.webhook.id()).await,
         EndpointHealth::default(),
         "not marked failing"
     );
-    assert_eq!(receiver.count(), 2);
+    assert_eq!(race.receiver.count(), 2);
 }
