@@ -466,6 +466,10 @@ where
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Worked,
+    /// The claim was lost before the finish was written (its lease ran out and another
+    /// worker claimed it, or it was cancelled): nothing of the attempt is recorded, so
+    /// nothing of it is told or counted against the endpoint either.
+    LeaseLost,
     Released,
     StoreFailed,
 }
@@ -475,7 +479,7 @@ impl RunReport {
         match done {
             Ok(Outcome::Released) => self.released += 1,
             Ok(Outcome::StoreFailed) => self.store_failures += 1,
-            Ok(Outcome::Worked) | Err(_) => {}
+            Ok(Outcome::Worked | Outcome::LeaseLost) | Err(_) => {}
         }
     }
 }
@@ -641,6 +645,7 @@ where
             _ => Finish::Failed(record),
         };
         let (outcome, reset) = self.finish(claim, finish, deadline).await;
+        // Only a recorded attempt is told and counted: a stale one (lease lost) is not.
         if outcome == Outcome::Worked {
             self.after(claim, &attempt, step, reset).await;
         }
@@ -680,7 +685,7 @@ where
         match result {
             Ok(reset) => (Outcome::Worked, reset),
             // Another worker holds it now (the lease ran out), or it was cancelled: theirs.
-            Err(StoreError::LeaseLost) => (Outcome::Worked, None),
+            Err(StoreError::LeaseLost) => (Outcome::LeaseLost, None),
             Err(_) => (Outcome::StoreFailed, None),
         }
     }

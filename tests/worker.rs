@@ -1,5 +1,6 @@
-//! `DeliveryWorker` on a `MemoryStore` against real HTTPS receivers on loopback
-//! (tests/support/https.rs), with a `ManualClock`: nothing sleeps to wait for a schedule.
+//! `DeliveryWorker` on a `MemoryStore` (and on a `SqliteStore` where the real database
+//! matters) against real HTTPS receivers on loopback (tests/support/https.rs), with a
+//! `ManualClock`: nothing sleeps to wait for a schedule.
 //! Webhooks point at `hooks.example.test:<port>`, which the transport's resolver maps to
 //! 127.0.0.1, and loopback is allowed through the transport's allow-list.
 #![allow(clippy::unwrap_used)]
@@ -13,19 +14,22 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use https::{Cert, Receiver, Reply, Seen};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use webhook_kit::send::{HttpsTransport, StaticResolver};
 use webhook_kit::{
     AccountFilter, AccountType, AttemptRecord, Clock, DeliveryId, DeliveryState, DeliveryStore,
-    DeliveryWorker, DisableReason, ErrorKind, Event, EventId, HealthPolicy, ManualClock,
-    MemoryStore, Notice, Observer, RetrySchedule, Scope, Trigger, UpdateWebhookRequest, Verifier,
-    Webhook, WebhookStore, WorkerError,
+    DeliveryWorker, DisableReason, EncryptionKey, EndpointHealth, ErrorKind, Event, EventId,
+    HealthPolicy, Keyring, ManualClock, MemoryStore, Notice, Observation, Observer, QueuedDelivery,
+    RetrySchedule, Scope, SqliteStore, StoreError, Trigger, UpdateWebhookRequest, Verifier,
+    Webhook, WebhookId, WebhookStore, WorkerError,
 };
 
 const HOST: &str = "hooks.example.test";
 const SECOND: Duration = Duration::from_secs(1);
 
 type Store = Arc<MemoryStore>;
-type Worker = DeliveryWorker<Store, HttpsTransport>;
+type Worker<S = Store> = DeliveryWorker<S, HttpsTransport>;
 
 fn transport(cert: &Cert, timeout: Duration) -> HttpsTransport {
     HttpsTransport::builder()
@@ -54,8 +58,8 @@ impl Notices {
     }
 }
 
-struct Setup {
-    store: Store,
+struct Setup<S = Store> {
+    store: S,
     clock: ManualClock,
     notices: Notices,
     cert: Cert,
@@ -64,8 +68,29 @@ struct Setup {
 
 impl Setup {
     fn new() -> Self {
+        Setup::on(Arc::new(MemoryStore::new()))
+    }
+}
+
+impl Setup<SqliteStore> {
+    /// On a migrated SQLite file in `dir` whose secrets are sealed under a fresh key.
+    async fn sqlite(dir: &tempfile::TempDir) -> Self {
+        let store = SqliteStore::open(dir.path().join("hooks.db"))
+            .await
+            .unwrap()
+            .with_keyring(Keyring::new(EncryptionKey::generate(1)));
+        store.migrate().await.unwrap();
+        Setup::on(store)
+    }
+}
+
+impl<S> Setup<S>
+where
+    S: WebhookStore + DeliveryStore + Clone + 'static,
+{
+    fn on(store: S) -> Self {
         Self {
-            store: Arc::new(MemoryStore::new()),
+            store,
             clock: ManualClock::starting_now(),
             notices: Notices::default(),
             cert: Cert::new(&[HOST]),
@@ -74,16 +99,23 @@ impl Setup {
     }
 
     /// A worker with no jitter, a 2 s transport timeout and a 10 s lease.
-    fn worker(&self, schedule: RetrySchedule) -> Worker {
+    fn worker(&self, schedule: RetrySchedule) -> Worker<S> {
         self.builder(schedule).build().unwrap()
     }
 
-    fn builder(
+    fn builder(&self, schedule: RetrySchedule) -> webhook_kit::WorkerBuilder<S, HttpsTransport> {
+        self.builder_timed(schedule, 2 * SECOND, 10 * SECOND)
+    }
+
+    /// As `builder`, with this transport timeout and lease.
+    fn builder_timed(
         &self,
         schedule: RetrySchedule,
-    ) -> webhook_kit::WorkerBuilder<Store, HttpsTransport> {
-        DeliveryWorker::builder(Arc::clone(&self.store), transport(&self.cert, 2 * SECOND))
-            .lease(10 * SECOND)
+        timeout: Duration,
+        lease: Duration,
+    ) -> webhook_kit::WorkerBuilder<S, HttpsTransport> {
+        DeliveryWorker::builder(self.store.clone(), transport(&self.cert, timeout))
+            .lease(lease)
             .schedule(schedule.with_jitter_percent(0).unwrap())
             .clock(self.clock.clone())
             .observer(self.notices.clone())
@@ -99,7 +131,7 @@ impl Setup {
         webhook
     }
 
-    async fn enqueue(&self, worker: &Worker, account: &str) -> (Event, Vec<DeliveryId>) {
+    async fn enqueue(&self, worker: &Worker<S>, account: &str) -> (Event, Vec<DeliveryId>) {
         let id = EventId::generate();
         let body = format!(r#"{{"event":"{id}"}}"#).into_bytes();
         let event = Event::new(id, self.scope.clone(), account.parse().unwrap(), body);
@@ -122,6 +154,16 @@ impl Setup {
 
     async fn attempts(&self, id: &DeliveryId) -> Vec<AttemptRecord> {
         self.store.attempts(&self.scope, id).await.unwrap()
+    }
+
+    /// The endpoint health history of `webhook`, read by resetting it (the store's only
+    /// way to read it).
+    async fn take_health(&self, webhook: &WebhookId) -> EndpointHealth {
+        let now = self.clock.now();
+        let change = self
+            .store
+            .observe_health(&self.scope, webhook, Observation::Reset, now);
+        change.await.unwrap().before
     }
 
     /// A verifier for `webhook`'s current secret that accepts the manual clock's timestamps.
@@ -674,4 +716,324 @@ async fn run_delivers_a_stream_of_events_with_bounded_concurrency() {
         "connections kept alive, at most the concurrency"
     );
     let _ = (first, second);
+}
+
+/// The sealed secret of `webhook` as stored, and a copy whose last byte (in the
+/// authentication tag) is flipped: it no longer opens.
+async fn sealed_secret(store: &SqliteStore, webhook: &Webhook) -> (Vec<u8>, Vec<u8>) {
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("SELECT secret FROM webhook_kit_webhooks WHERE id = ?1")
+            .bind(webhook.id().as_str())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let mut corrupted = sealed.clone();
+    *corrupted.last_mut().unwrap() ^= 1;
+    (sealed, corrupted)
+}
+
+/// Writes `secret` as `webhook`'s sealed secret, behind the store's back.
+async fn write_secret(store: &SqliteStore, webhook: &Webhook, secret: &[u8]) {
+    let written = sqlx::query("UPDATE webhook_kit_webhooks SET secret = ?1 WHERE id = ?2")
+        .bind(secret)
+        .bind(webhook.id().as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(written.rows_affected(), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_webhook_is_our_failure_not_the_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::sqlite(&dir).await;
+    let worker = setup.worker(RetrySchedule::standard());
+    // The receiver verifies with the webhook's secret, so the webhook comes first.
+    let addr = closed_port();
+    let webhook = setup.webhook(addr, &[]).await;
+    let receiver = Receiver::start_on(
+        addr.port(),
+        &setup.cert,
+        Reply::Verify(setup.verifier(&webhook), 204),
+    )
+    .await;
+    let (event, ids) = setup.enqueue(&worker, "acc_1").await;
+    assert_eq!(ids.len(), 1);
+    let (sealed, corrupted) = sealed_secret(&setup.store, &webhook).await;
+    write_secret(&setup.store, &webhook, &corrupted).await;
+
+    // The attempt is made and recorded as ours: nothing sent, no status, retried on schedule.
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(receiver.count(), 0, "nothing was sent");
+    let attempts = setup.attempts(&ids[0]).await;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].number, 1);
+    assert_eq!(attempts[0].trigger, Trigger::Scheduled);
+    assert_eq!(attempts[0].error, Some(ErrorKind::Internal));
+    assert_eq!(attempts[0].status, None);
+    assert_eq!(attempts[0].remote_addr, None);
+    let delivery = setup
+        .store
+        .delivery(&setup.scope, &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.state, DeliveryState::Pending);
+    assert_eq!(delivery.attempts, 1);
+    assert_eq!(
+        delivery.due_at,
+        Some(setup.clock.now() + TimeDelta::seconds(5)),
+        "the schedule's second step"
+    );
+    {
+        let notices = setup.notices.0.lock().unwrap();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(
+            matches!(
+                &notices[0],
+                Notice::AttemptFailed {
+                    code: "internal",
+                    status: None,
+                    attempt: 1,
+                    ..
+                }
+            ),
+            "{notices:?}"
+        );
+    }
+    // The endpoint is not blamed: its health history is still empty.
+    assert_eq!(
+        setup.take_health(webhook.id()).await,
+        EndpointHealth::default(),
+        "endpoint not marked failing"
+    );
+
+    // The secret opens again: the retry arrives, signed with it.
+    write_secret(&setup.store, &webhook, &sealed).await;
+    setup.clock.advance(4 * SECOND);
+    assert_eq!(worker.run_once().await.unwrap(), 0, "not due before 5 s");
+    setup.clock.advance(SECOND);
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].verified, "signed with the webhook's secret");
+    assert_eq!(header(&seen[0], "webhook-id"), event.id().as_str());
+    assert_eq!(setup.state(&ids[0]).await, DeliveryState::Delivered);
+    let attempts = setup.attempts(&ids[0]).await;
+    assert_eq!(
+        attempts.iter().map(|a| a.number).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(attempts[1].status, Some(204));
+    assert_eq!(attempts[1].error, None);
+}
+
+/// The lease of a race's workers, in manual time. Their transport's timeout (real time) is
+/// 10 s: room for one worker's whole run while another's request is held.
+const RACE_LEASE: Duration = Duration::from_secs(20);
+
+/// A lease that runs out during an attempt: two workers on one SQLite store, one webhook
+/// to a receiver that holds requests as told, one event queued for it.
+struct Race {
+    setup: Setup<SqliteStore>,
+    receiver: Receiver,
+    first: Worker<SqliteStore>,
+    second: Worker<SqliteStore>,
+    webhook: Webhook,
+    event: Event,
+    delivery: DeliveryId,
+    _dir: tempfile::TempDir,
+}
+
+impl Race {
+    /// The race, its receiver answering as `Reply::Hold(held, 204)`.
+    async fn start(held: Vec<(Arc<Notify>, u16)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = Setup::sqlite(&dir).await;
+        let receiver = Receiver::start(&setup.cert, Reply::Hold(held, 204)).await;
+        let build = || {
+            setup
+                .builder_timed(RetrySchedule::standard(), 10 * SECOND, RACE_LEASE)
+                .build()
+                .unwrap()
+        };
+        let (first, second) = (build(), build());
+        let webhook = setup.webhook(receiver.addr, &[]).await;
+        let (event, ids) = setup.enqueue(&first, "acc_1").await;
+        assert_eq!(ids.len(), 1);
+        Self {
+            delivery: ids[0].clone(),
+            setup,
+            receiver,
+            first,
+            second,
+            webhook,
+            event,
+            _dir: dir,
+        }
+    }
+
+    /// The first worker claims the delivery and sends it; once its request is held at the
+    /// receiver, the lease runs out. Answers the first worker's `run_once`, in a task.
+    async fn first_held_past_its_lease(&self) -> JoinHandle<Result<usize, StoreError>> {
+        let running = run_once_in_task(&self.first);
+        wait_for_requests(&self.receiver, 1).await;
+        let claimed = self.delivery().await;
+        assert_eq!(claimed.state, DeliveryState::InFlight);
+        assert_eq!(claimed.attempts, 1);
+        self.setup.clock.advance(RACE_LEASE + SECOND);
+        running
+    }
+
+    /// The second worker claims the delivery again (attempt 2) and delivers it while the
+    /// first worker's request is held. Answers the delivery then.
+    async fn second_delivers(&self) -> QueuedDelivery {
+        assert_eq!(claimed_by(run_once_in_task(&self.second)).await, 1);
+        assert_eq!(self.receiver.count(), 2);
+        let delivered = self.delivery().await;
+        assert_eq!(delivered.state, DeliveryState::Delivered);
+        assert_eq!(delivered.attempts, 2);
+        delivered
+    }
+
+    async fn delivery(&self) -> QueuedDelivery {
+        self.setup
+            .store
+            .delivery(&self.setup.scope, &self.delivery)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn attempt_numbers(&self) -> Vec<u32> {
+        let attempts = self.setup.attempts(&self.delivery).await;
+        attempts.iter().map(|attempt| attempt.number).collect()
+    }
+
+    /// Every request the receiver saw carried the event's id as `webhook-id`.
+    fn all_seen_carry_the_event_id(&self) {
+        for request in &self.receiver.seen() {
+            assert_eq!(header(request, "webhook-id"), self.event.id().as_str());
+        }
+    }
+}
+
+/// `worker.run_once()` in a task of its own.
+fn run_once_in_task(worker: &Worker<SqliteStore>) -> JoinHandle<Result<usize, StoreError>> {
+    let worker = worker.clone();
+    tokio::spawn(async move { worker.run_once().await })
+}
+
+/// What the `run_once` in `task` claimed, waiting at most 10 s.
+async fn claimed_by(task: JoinHandle<Result<usize, StoreError>>) -> usize {
+    let run = tokio::time::timeout(10 * SECOND, task).await;
+    run.unwrap().unwrap().unwrap()
+}
+
+/// Waits (at most 5 s) until `receiver` has had `count` requests, and checks it has.
+async fn wait_for_requests(receiver: &Receiver, count: usize) {
+    for _ in 0..500 {
+        if receiver.count() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(receiver.count(), count);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_lease_ran_out_cannot_overwrite_the_next_holder() {
+    let release = Arc::new(Notify::new());
+    let race = Race::start(vec![(Arc::clone(&release), 204)]).await;
+    let held = race.first_held_past_its_lease().await;
+
+    // The second worker claims the delivery again (attempt 2) and delivers it.
+    let delivered = race.second_delivers().await;
+    let recorded = race.setup.attempts(&race.delivery).await;
+    assert_eq!(race.attempt_numbers().await, [2]);
+    assert_eq!(recorded[0].status, Some(204));
+
+    // The first attempt's 204 comes now: its finish finds the lease lost, writes nothing.
+    release.notify_one();
+    assert_eq!(claimed_by(held).await, 1);
+    assert_eq!(
+        race.delivery().await,
+        delivered,
+        "the delivery is as the second worker left it"
+    );
+    assert_eq!(
+        race.setup.attempts(&race.delivery).await,
+        recorded,
+        "only the second worker's attempt is recorded"
+    );
+    assert!(race.setup.notices.codes().is_empty());
+    let seen = race.receiver.seen();
+    assert_eq!(seen.len(), 2, "at least once: the receiver de-duplicates");
+    race.all_seen_carry_the_event_id();
+    assert_ne!(
+        header(&seen[0], "webhook-timestamp"),
+        header(&seen[1], "webhook-timestamp"),
+        "each attempt signed afresh"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_lease_ran_out_cannot_finish_while_the_next_holder_works() {
+    let releases = [Arc::new(Notify::new()), Arc::new(Notify::new())];
+    let held = releases.iter().map(|release| (Arc::clone(release), 204));
+    let race = Race::start(held.collect()).await;
+
+    // Both attempts are held at the receiver: the first worker's, then (its lease run
+    // out) the second worker's, which holds the claim now.
+    let held_first = race.first_held_past_its_lease().await;
+    let held_second = run_once_in_task(&race.second);
+    wait_for_requests(&race.receiver, 2).await;
+    let holding = race.delivery().await;
+    assert_eq!(holding.state, DeliveryState::InFlight);
+    assert_eq!(holding.attempts, 2);
+    assert_eq!(holding.due_at, Some(race.setup.clock.now() + RACE_LEASE));
+
+    // The first worker's 204 comes while the second holds the claim: its token no longer
+    // fences the delivery, so its finish writes nothing.
+    releases[0].notify_one();
+    assert_eq!(claimed_by(held_first).await, 1);
+    assert_eq!(
+        race.delivery().await,
+        holding,
+        "still the second worker's claim"
+    );
+    assert!(race.attempt_numbers().await.is_empty());
+
+    // The holder's own finish still goes through.
+    releases[1].notify_one();
+    assert_eq!(claimed_by(held_second).await, 1);
+    assert_eq!(race.delivery().await.state, DeliveryState::Delivered);
+    assert_eq!(race.attempt_numbers().await, [2]);
+    assert!(race.setup.notices.codes().is_empty());
+    assert_eq!(race.receiver.count(), 2);
+    race.all_seen_carry_the_event_id();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_workers_failed_attempt_neither_tells_nor_blames() {
+    // The first request is held, then fails with a 500; the next ones get a 204 at once.
+    let release = Arc::new(Notify::new());
+    let race = Race::start(vec![(Arc::clone(&release), 500)]).await;
+    let held = race.first_held_past_its_lease().await;
+    let delivered = race.second_delivers().await;
+
+    // The stale attempt's 500 comes after the delivery arrived: not recorded, so not told
+    // to the observer, and the endpoint that just took the delivery is not marked failing.
+    release.notify_one();
+    assert_eq!(claimed_by(held).await, 1);
+    assert_eq!(race.delivery().await, delivered);
+    assert_eq!(race.attempt_numbers().await, [2]);
+    let notices = race.setup.notices.codes();
+    assert!(notices.is_empty(), "{notices:?}");
+    assert_eq!(
+        race.setup.take_health(race.webhook.id()).await,
+        EndpointHealth::default(),
+        "not marked failing"
+    );
+    assert_eq!(race.receiver.count(), 2);
 }

@@ -90,6 +90,10 @@ pub enum Reply {
     Never,
     /// This status, then a chunked body that breaks after its first 3 bytes.
     Broken(u16),
+    /// The n-th request (from 1) waits until the n-th `Notify` is notified, then gets the
+    /// n-th status; requests past the list get the last status at once: attempts held in
+    /// flight while others go through.
+    Hold(Vec<(Arc<tokio::sync::Notify>, u16)>, u16),
 }
 
 impl Reply {
@@ -198,22 +202,26 @@ async fn handle(
         Reply::Verify(verifier, _) => verifier.verify(&parts.headers, &body).is_ok(),
         _ => false,
     };
-    seen.lock().unwrap().push(Seen {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    value.to_str().unwrap_or("").to_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-        verified,
-    });
+    let number = {
+        let mut seen = seen.lock().unwrap();
+        seen.push(Seen {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        value.to_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+            verified,
+        });
+        seen.len()
+    };
     let response = match reply.as_ref() {
         Reply::Verify(_, status) => {
             let status = if verified { *status } else { 401 };
@@ -232,6 +240,18 @@ async fn handle(
             response
         }
         Reply::Never => std::future::pending().await,
+        Reply::Hold(held, rest) => {
+            let status = match held.get(number - 1) {
+                Some((release, status)) => {
+                    release.notified().await;
+                    *status
+                }
+                None => *rest,
+            };
+            let mut response = Response::new(full(Bytes::new()));
+            *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+            response
+        }
         Reply::Broken(status) => {
             let mut response = Response::new(BoxBody::new(BrokenBody {
                 sent: false,
