@@ -3,8 +3,9 @@
 //! each signature; 16 tasks enqueue and the worker has 16 attempts in flight, as the bare
 //! transport has 16 requests in flight. Prints deliveries per second for each and the
 //! ratio to the bare rate; then, for the SQL stores, the enqueue alone (no worker: the
-//! ceiling the enqueue sets), and the statements per delivery PostgreSQL counted
-//! (`pg_stat_statements`, which the test server loads).
+//! ceiling the enqueue sets) and the worker alone (draining 500 deliveries enqueued
+//! beforehand), and the statements per delivery PostgreSQL counted (`pg_stat_statements`,
+//! which the test server loads).
 //!
 //! ```text
 //! flock /work/bench.lock cargo bench --all-features --bench queue
@@ -133,8 +134,10 @@ impl Flow {
         start.elapsed()
     }
 
-    /// Through the queue: enqueue every event, a worker delivers them all.
-    async fn queued<S>(&self, store: S) -> Duration
+    /// Through the queue: enqueue every event, a worker delivers them all. With
+    /// `enqueued_before`, the events are all enqueued before the clock starts, and only the
+    /// worker's draining of the queue is timed.
+    async fn queued<S>(&self, store: S, enqueued_before: bool) -> Duration
     where
         S: WebhookStore + DeliveryStore + Clone + 'static,
     {
@@ -148,6 +151,12 @@ impl Flow {
             .expect("worker");
         let webhooks = Webhooks::new(store);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let events = if enqueued_before {
+            enqueue_all(&webhooks, events).await;
+            Vec::new()
+        } else {
+            events
+        };
         let start = Instant::now();
         let running = tokio::spawn({
             let worker = worker.clone();
@@ -320,6 +329,8 @@ fn main() {
             "postgres",
             "sqlite enqueue",
             "pg enqueue",
+            "sqlite drain",
+            "pg drain",
         ]
         .into_iter()
         .map(|name| (name, Vec::new()))
@@ -329,10 +340,10 @@ fn main() {
             results[0].1.push(flow.bare().await);
             let memory = Arc::new(MemoryStore::new());
             memory.insert(&flow.webhook).await.expect("insert");
-            results[1].1.push(flow.queued(memory).await);
+            results[1].1.push(flow.queued(memory, false).await);
             let path = |name: &str| directory.path().join(format!("{name}-{round}.db"));
             let sqlite = sqlite_with(path("queue"), &flow.webhook).await;
-            results[2].1.push(flow.queued(sqlite).await);
+            results[2].1.push(flow.queued(sqlite, false).await);
             let pg = postgres_with(&flow.webhook).await;
             sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                 .execute(pg.pool())
@@ -342,7 +353,7 @@ fn main() {
                 .execute(pg.pool())
                 .await
                 .expect("reset");
-            results[3].1.push(flow.queued(pg.clone()).await);
+            results[3].1.push(flow.queued(pg.clone(), false).await);
             breakdown = statements(&pg).await;
             let calls: i64 = breakdown.iter().map(|row| row.1).sum();
             per_delivery.push(calls as f64 / DELIVERIES as f64);
@@ -351,6 +362,11 @@ fn main() {
             results[5]
                 .1
                 .push(flow.enqueue_only(postgres_with(&flow.webhook).await).await);
+            let sqlite = sqlite_with(path("drain"), &flow.webhook).await;
+            results[6].1.push(flow.queued(sqlite, true).await);
+            results[7]
+                .1
+                .push(flow.queued(postgres_with(&flow.webhook).await, true).await);
         }
         let pg = postgres_with(&flow.webhook).await;
         let percentiles = latency(&flow, pg, 500, 4).await;
