@@ -13,7 +13,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection as _, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::StoreError;
@@ -138,39 +139,64 @@ fn group_error(message: &str, retryable: bool) -> StoreError {
 }
 
 /// The writer task: takes whatever writes are waiting, commits them as one group, and
-/// again, until every sender is gone.
+/// again, until every sender is gone. It keeps its connection between groups, so that it
+/// never queues for one behind the store's readers; after a failure it takes a fresh one.
 async fn run(pool: SqlitePool, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
     let mut group = Vec::new();
+    let mut held: Option<PoolConnection<Sqlite>> = None;
     while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let failed = commit(&pool, &mut group).await.err();
-        let failed = failed
-            .as_ref()
-            .map(|error| (error.to_string(), error.is_retryable()));
+        let conn = match held.take() {
+            Some(conn) => Ok(conn),
+            None => pool.acquire().await.map_err(super::db_error),
+        };
+        let committed = match conn {
+            Ok(mut conn) => {
+                let committed = commit(&mut conn, &mut group).await;
+                if committed.is_ok() {
+                    held = Some(conn);
+                }
+                committed
+            }
+            Err(error) => Err(error),
+        };
+        let failed = committed.err().map(|error| {
+            let source = std::error::Error::source(&error)
+                .map(|source| format!(": {source}"))
+                .unwrap_or_default();
+            (format!("{error}{source}"), error.is_retryable())
+        });
         for job in group.drain(..) {
             job.answer(failed.as_ref().map(|(text, retry)| (text.as_str(), *retry)));
         }
     }
 }
 
-/// Runs every job of `group` in one immediate transaction, each in a savepoint, and
-/// commits.
-async fn commit(pool: &SqlitePool, group: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
-    let mut tx = pool
+/// Runs every job of `group` in one immediate transaction on `conn`, each in a savepoint,
+/// and commits.
+async fn commit(conn: &mut SqliteConnection, group: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+    let mut tx = conn
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(super::db_error)?;
+    // One round trip to the connection's thread between two writes: the savepoint of one
+    // is released (or rolled back) and the next one's taken in the same call; the commit
+    // releases the last.
+    let mut between = "SAVEPOINT webhook_kit_write";
     for job in group.iter_mut() {
-        sqlx::raw_sql("SAVEPOINT webhook_kit_write")
+        sqlx::raw_sql(between)
             .execute(&mut *tx)
             .await
             .map_err(super::db_error)?;
-        if !job.run(&mut tx).await {
-            sqlx::raw_sql("ROLLBACK TO webhook_kit_write")
-                .execute(&mut *tx)
-                .await
-                .map_err(super::db_error)?;
-        }
-        sqlx::raw_sql("RELEASE webhook_kit_write")
+        between = if job.run(&mut tx).await {
+            "RELEASE webhook_kit_write; SAVEPOINT webhook_kit_write"
+        } else {
+            "ROLLBACK TO webhook_kit_write; RELEASE webhook_kit_write; \
+             SAVEPOINT webhook_kit_write"
+        };
+    }
+    if between.starts_with("ROLLBACK") {
+        // The last write failed: undo it before the commit.
+        sqlx::raw_sql("ROLLBACK TO webhook_kit_write")
             .execute(&mut *tx)
             .await
             .map_err(super::db_error)?;
@@ -251,6 +277,11 @@ mod tests {
                 Err(other) => panic!("{n}: {other:?}"),
             }
         }
+        // A group of one whose write fails: the last write of a group is undone too.
+        assert!(matches!(
+            insert(&group, &pool, 100, true).await,
+            Err(StoreError::LeaseLost)
+        ));
         // What the failed writes inserted before failing was rolled back; nothing else.
         let expected: Vec<i64> = (0..60).filter(|n| n % 3 != 0).collect();
         assert_eq!(stored(&pool).await, expected);
