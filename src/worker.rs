@@ -589,6 +589,8 @@ where
             .await
         {
             Ok(()) => Outcome::Released,
+            // Its lease ran out and another worker holds it now: nothing to give back.
+            Err(StoreError::LeaseLost) => Outcome::LeaseLost,
             Err(_) => Outcome::StoreFailed,
         }
     }

@@ -173,8 +173,8 @@ where
 }
 
 /// `worker.run` in a task, and the sender that stops it.
-fn spawn_run(
-    worker: &Worker,
+fn spawn_run<S: WebhookStore + DeliveryStore + Clone + 'static>(
+    worker: &Worker<S>,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<webhook_kit::RunReport>,
@@ -1036,4 +1036,60 @@ async fn a_stale_workers_failed_attempt_neither_tells_nor_blames() {
         "not marked failing"
     );
     assert_eq!(race.receiver.count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_lost_before_shutdown_gives_it_back_is_no_store_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::sqlite(&dir).await;
+    let release = Arc::new(Notify::new());
+    let receiver = Receiver::start(
+        &setup.cert,
+        Reply::Hold(vec![(Arc::clone(&release), 204)], 204),
+    )
+    .await;
+    let build = |per_webhook| {
+        setup
+            .builder_timed(RetrySchedule::standard(), 10 * SECOND, RACE_LEASE)
+            .per_webhook_concurrency(per_webhook)
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (build(1), build(2));
+    let _webhook = setup.webhook(receiver.addr, &[]).await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        ids.extend(setup.enqueue(&first, "acc_1").await.1);
+    }
+    // The first worker claims both: one attempt held at the receiver, the other claim
+    // waiting for the webhook's only slot.
+    let (stop, running) = spawn_run(&first);
+    wait_for_requests(&receiver, 1).await;
+    for _ in 0..500 {
+        let mut in_flight = 0;
+        for id in &ids {
+            in_flight += usize::from(setup.state(id).await == DeliveryState::InFlight);
+        }
+        if in_flight == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Both leases run out; the second worker takes both and delivers them.
+    setup.clock.advance(RACE_LEASE + SECOND);
+    assert_eq!(claimed_by(run_once_in_task(&second)).await, 2);
+    assert_eq!(receiver.count(), 3);
+    // The first worker stops: the claim it never started is no longer its own to give
+    // back, and its held attempt ends stale. Neither is a failure of the store.
+    stop.send(()).unwrap();
+    release.notify_one();
+    let report = tokio::time::timeout(10 * SECOND, running)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((report.claimed, report.released), (2, 0), "{report:?}");
+    assert_eq!(report.store_failures, 0, "{report:?}");
+    for id in &ids {
+        assert_eq!(setup.state(id).await, DeliveryState::Delivered);
+    }
 }
