@@ -72,20 +72,45 @@ macro_rules! health_read_sql {
     };
 }
 
-/// Inserts an event (`$1`..`$6` as [`INSERT_EVENT`]) and, only if it is new, one pending
-/// delivery per pair of the comma-separated lists `$7` (delivery ids) and `$8` (webhook
-/// ids; neither kind of id can hold a comma): one statement, atomic on its own.
-/// PostgreSQL only (a data-modifying CTE).
+/// The event's columns (`$1`..`$6`) and the deliveries' (the pairs of delivery id and
+/// webhook id in the JSON array `$7`), as both dialects' enqueue writes them.
+macro_rules! enqueue_columns {
+    (event) => {
+        "INSERT INTO webhook_kit_events \
+         (organization, account_type, event_id, account_id, body, created_at_ns) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+    };
+    (deliveries) => {
+        "INSERT INTO webhook_kit_deliveries \
+         (id, organization, account_type, webhook_id, event_id, state, trigger_kind, attempts, \
+          due_at_ns, claim_token, created_at_ns, updated_at_ns) "
+    };
+}
+
+/// Inserts an event and, only if it is new, one pending delivery per pair of `$7`: one
+/// statement (a data-modifying CTE), atomic on its own; it changes no row for an event
+/// already stored.
 #[cfg(feature = "postgres")]
-const POSTGRES_ENQUEUE: &str = "WITH event AS (INSERT INTO webhook_kit_events \
-     (organization, account_type, event_id, account_id, body, created_at_ns) \
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING event_id) \
-     INSERT INTO webhook_kit_deliveries \
-     (id, organization, account_type, webhook_id, event_id, state, trigger_kind, attempts, \
-      due_at_ns, claim_token, created_at_ns, updated_at_ns) \
-     SELECT d.id, $1, $2, d.webhook_id, event.event_id, 'pending', 'scheduled', 0, $6, NULL, \
-     $6, $6 FROM event CROSS JOIN \
-     UNNEST(string_to_array($7, ','), string_to_array($8, ',')) AS d(id, webhook_id)";
+const POSTGRES_ENQUEUE: &str = concat!(
+    "WITH event AS (",
+    enqueue_columns!(event),
+    " RETURNING event_id) ",
+    enqueue_columns!(deliveries),
+    "SELECT d.value->>0, $1, $2, d.value->>1, event.event_id, 'pending', 'scheduled', 0, $6, \
+     NULL, $6, $6 FROM event CROSS JOIN jsonb_array_elements($7::jsonb) AS d(value)"
+);
+
+/// The same as one script of two statements, run in one call (the group commit's
+/// savepoint makes it atomic): the deliveries are inserted only when the event's insert
+/// changed a row.
+#[cfg(feature = "sqlite")]
+const SQLITE_ENQUEUE: &str = concat!(
+    enqueue_columns!(event),
+    "; ",
+    enqueue_columns!(deliveries),
+    "SELECT json_extract(d.value, '$[0]'), $1, $2, json_extract(d.value, '$[1]'), $3, \
+     'pending', 'scheduled', 0, $6, NULL, $6, $6 FROM json_each($7) AS d WHERE changes() = 1"
+);
 
 /// [`FINISH`] (`$1`..`$5`) and, only if it fenced the claim, the attempt (`$6`..`$13`:
 /// number, trigger, start, duration, address, status, error, response) and, for a
@@ -108,35 +133,48 @@ const POSTGRES_FINISH_RECORDED: &str = "WITH finished AS (UPDATE webhook_kit_del
      RETURNING (SELECT failing_since_ns FROM forgot), (SELECT first_exhausted_ns FROM forgot), \
      (SELECT last_exhausted_ns FROM forgot)";
 
-/// The attempt of a finish, with [`POSTGRES_FINISH_RECORDED`]'s parameters (some unused),
-/// run after [`FINISH`] in the same transaction.
+/// The same as one script of three statements, run in one call (the group commit's
+/// savepoint makes it atomic), each going on only when the one before changed a row. It
+/// answers a row of `NULL`s exactly when the attempt was recorded (the claim was still
+/// held), then, when a delivered finish forgot a health row, that row.
 #[cfg(feature = "sqlite")]
-const SQLITE_RECORD: &str = "INSERT INTO webhook_kit_attempts \
+const SQLITE_FINISH_RECORDED: &str = concat!(
+    "UPDATE webhook_kit_deliveries SET state = $1, due_at_ns = $2, claim_token = NULL, \
+     trigger_kind = 'scheduled', updated_at_ns = $3 \
+     WHERE id = $4 AND claim_token = $5 AND state = 'in_flight'; ",
+    "INSERT INTO webhook_kit_attempts \
      (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
-      response) VALUES ($4, $6, $7, $8, $9, $10, $11, $12, $13)";
+      response) SELECT $4, $6, $7, $8, $9, $10, $11, $12, $13 WHERE changes() = 1 \
+     RETURNING NULL, NULL, NULL; ",
+    "DELETE FROM webhook_kit_endpoint_health \
+     WHERE organization = $14 AND account_type = $15 AND webhook_id = $16 \
+     AND $1 = 'delivered' AND changes() = 1 \
+     RETURNING failing_since_ns, first_exhausted_ns, last_exhausted_ns"
+);
 
-/// The statements in which the dialects differ: how they lock the rows they read, and
-/// which writes one statement can do (PostgreSQL's data-modifying CTEs save a transaction
-/// and its round trips; SQLite runs the plain statements in a transaction instead).
+/// The statements in which the dialects differ: how they lock the rows they read, and how
+/// one call makes a write of several tables (PostgreSQL: one statement with data-modifying
+/// CTEs; SQLite: a script of statements inside the group commit's savepoint).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Dialect {
     /// The claim.
     pub(crate) claim: &'static str,
     /// The read of a health row before its update.
     pub(crate) health_read: &'static str,
-    /// The event and its deliveries in one statement, if the dialect can.
-    pub(crate) enqueue: Option<&'static str>,
-    /// Records a finish's attempt; parameters `$1`..`$5` as [`FINISH`], then `$6`..`$13`
-    /// the attempt's, as [`AttemptValues`] orders them.
+    /// The event and its deliveries: the event's parameters `$1`..`$6`, then `$7` the JSON
+    /// array of `[delivery id, webhook id]` pairs. Changes no row when the event is stored
+    /// already.
+    pub(crate) enqueue: &'static str,
+    /// The fenced [`FINISH`] (`$1`..`$5`), the attempt (`$6`..`$13`, as [`AttemptValues`]
+    /// orders them) and, for a delivered finish, the reset of the webhook's health
+    /// (`$14`..`$16`: organization, account type, webhook id). Answers at least one row
+    /// exactly when the claim still held; the last row's three columns are the health it
+    /// forgot (`NULL`s when none).
     pub(crate) record: &'static str,
     /// Whether the queue's hot writes (enqueue, claim, finish) go through the store's group
     /// commit (SQLite: many callers' writes share one transaction and its sync to disk)
     /// rather than straight to the pool (PostgreSQL, where each is one statement).
     pub(crate) group_commit: bool,
-    /// Whether [`record`](Self::record) also makes the fenced [`FINISH`] and forgets the
-    /// health of a delivered finish, taking `$14`..`$16` (else both run beside it, in one
-    /// transaction).
-    pub(crate) record_fences: bool,
 }
 
 /// PostgreSQL: due rows locked by another worker's claim are skipped, not waited for.
@@ -144,10 +182,9 @@ pub(crate) struct Dialect {
 pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
     claim: claim_sql!(" FOR UPDATE SKIP LOCKED"),
     health_read: health_read_sql!(" FOR UPDATE"),
-    enqueue: Some(POSTGRES_ENQUEUE),
+    enqueue: POSTGRES_ENQUEUE,
     record: POSTGRES_FINISH_RECORDED,
     group_commit: false,
-    record_fences: true,
 };
 
 /// SQLite: one writer at a time; each statement (and each transaction, from its first
@@ -156,10 +193,9 @@ pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
 pub(crate) const SQLITE_DIALECT: Dialect = Dialect {
     claim: claim_sql!(""),
     health_read: health_read_sql!(""),
-    enqueue: None,
-    record: SQLITE_RECORD,
+    enqueue: SQLITE_ENQUEUE,
+    record: SQLITE_FINISH_RECORDED,
     group_commit: true,
-    record_fences: false,
 };
 
 /// The columns of a [`QueuedDelivery`], in the order [`delivery_from`] takes them.
@@ -169,15 +205,6 @@ macro_rules! delivery_columns {
          created_at_ns, updated_at_ns"
     };
 }
-
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO webhook_kit_events \
-     (organization, account_type, event_id, account_id, body, created_at_ns) \
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
-
-pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO webhook_kit_deliveries \
-     (id, organization, account_type, webhook_id, event_id, state, trigger_kind, attempts, \
-      due_at_ns, claim_token, created_at_ns, updated_at_ns) \
-     VALUES ($1, $2, $3, $4, $5, 'pending', 'scheduled', 0, $6, NULL, $6, $6)";
 
 pub(crate) const FINISH: &str = "UPDATE webhook_kit_deliveries SET state = $1, due_at_ns = $2, \
      claim_token = NULL, trigger_kind = 'scheduled', updated_at_ns = $3 \
@@ -437,68 +464,27 @@ macro_rules! sql_delivery_store {
                 );
                 let unique: std::collections::BTreeSet<&$crate::WebhookId> =
                     webhooks.iter().collect();
-                // The event's parameters, `$1`..`$6`.
-                let with_event = |sql: &'static str| {
-                    sqlx::query(sql)
-                        .bind(organization)
-                        .bind(account_type.clone())
-                        .bind(event.id().as_str())
-                        .bind(event.account().as_str())
-                        .bind(event.body())
-                        .bind(now)
-                };
-                if let Some(enqueue) = $dialect.enqueue {
-                    let ids: Vec<$crate::DeliveryId> = unique
-                        .iter()
-                        .map(|_| $crate::DeliveryId::generate())
-                        .collect();
-                    let inserted = with_event(enqueue)
-                        .bind(
-                            ids.iter()
-                                .map(|id| id.as_str())
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        )
-                        .bind(
-                            unique
-                                .iter()
-                                .map(|id| id.as_str())
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        )
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db_error)?;
-                    // Nothing inserted: the event was already there, and so its deliveries.
-                    return Ok(if inserted.rows_affected() == 0 {
-                        Vec::new()
-                    } else {
-                        ids
-                    });
-                }
-                let inserted = with_event(q::INSERT_EVENT)
+                let pairs: Vec<($crate::DeliveryId, &$crate::WebhookId)> = unique
+                    .into_iter()
+                    .map(|webhook| ($crate::DeliveryId::generate(), webhook))
+                    .collect();
+                let inserted = sqlx::query($dialect.enqueue)
+                    .bind(organization)
+                    .bind(account_type)
+                    .bind(event.id().as_str())
+                    .bind(event.account().as_str())
+                    .bind(event.body())
+                    .bind(now)
+                    .bind(serde_json::to_string(&pairs).map_err($crate::StoreError::backend)?)
                     .execute(&mut *conn)
                     .await
                     .map_err(db_error)?;
-                if inserted.rows_affected() == 0 {
-                    return Ok(Vec::new());
-                }
-                let mut ids = Vec::with_capacity(unique.len());
-                for webhook_id in unique {
-                    let id = $crate::DeliveryId::generate();
-                    sqlx::query(q::INSERT_DELIVERY)
-                        .bind(id.as_str())
-                        .bind(organization)
-                        .bind(&account_type)
-                        .bind(webhook_id.as_str())
-                        .bind(event.id().as_str())
-                        .bind(now)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db_error)?;
-                    ids.push(id);
-                }
-                Ok(ids)
+                // Nothing inserted: the event was already there, and so its deliveries.
+                Ok(if inserted.rows_affected() == 0 {
+                    Vec::new()
+                } else {
+                    pairs.into_iter().map(|(id, _)| id).collect()
+                })
             }
 
             /// The claim's one statement on `conn`, as [`DeliveryStore::claim`](crate::DeliveryStore::claim).
@@ -570,13 +556,6 @@ macro_rules! sql_delivery_store {
                         .bind(claim.delivery_id.as_str())
                         .bind(claim.token.to_hex())
                 };
-                let held = |done: u64| {
-                    if done == 0 {
-                        Err($crate::StoreError::LeaseLost)
-                    } else {
-                        Ok(())
-                    }
-                };
                 let Some((number, trigger, started, duration, addr, status, error, response)) =
                     attempt
                 else {
@@ -585,7 +564,11 @@ macro_rules! sql_delivery_store {
                         .execute(&mut *conn)
                         .await
                         .map_err(db_error)?;
-                    return held(updated.rows_affected()).map(|()| None);
+                    return if updated.rows_affected() == 0 {
+                        Err($crate::StoreError::LeaseLost)
+                    } else {
+                        Ok(None)
+                    };
                 };
                 let delivered = matches!(finish, $crate::Finish::Delivered(_));
                 let scope = claim.event.scope();
@@ -600,7 +583,9 @@ macro_rules! sql_delivery_store {
                         after: $crate::EndpointHealth::default(),
                     })
                 };
-                let record = fenced($dialect.record)
+                // One call: the attempt is recorded exactly when the fence held.
+                use sqlx::Row as _;
+                let rows = fenced($dialect.record)
                     .bind(number)
                     .bind(trigger)
                     .bind(started)
@@ -608,41 +593,16 @@ macro_rules! sql_delivery_store {
                     .bind(addr)
                     .bind(status)
                     .bind(error)
-                    .bind(response);
-                if $dialect.record_fences {
-                    // One statement: the attempt row exists exactly when the fence held.
-                    use sqlx::Row as _;
-                    let recorded = record
-                        .bind(organization)
-                        .bind(&account_type)
-                        .bind(claim.webhook_id.as_str())
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(db_error)?
-                        .ok_or($crate::StoreError::LeaseLost)?;
-                    let column =
-                        |index: usize| recorded.try_get::<Option<i64>, _>(index).map_err(db_error);
-                    let forgot = (column(0)?, column(1)?, column(2)?);
-                    return Ok(reset(Some(forgot)));
-                }
-                let updated = fenced(q::FINISH)
-                    .execute(&mut *conn)
+                    .bind(response)
+                    .bind(organization)
+                    .bind(&account_type)
+                    .bind(claim.webhook_id.as_str())
+                    .fetch_all(&mut *conn)
                     .await
                     .map_err(db_error)?;
-                held(updated.rows_affected())?;
-                record.execute(&mut *conn).await.map_err(db_error)?;
-                let forgot = if delivered {
-                    sqlx::query_as(q::HEALTH_FORGET)
-                        .bind(organization)
-                        .bind(&account_type)
-                        .bind(claim.webhook_id.as_str())
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(db_error)?
-                } else {
-                    None
-                };
-                Ok(reset(forgot))
+                let last = rows.last().ok_or($crate::StoreError::LeaseLost)?;
+                let column = |index: usize| last.try_get::<Option<i64>, _>(index).map_err(db_error);
+                Ok(reset(Some((column(0)?, column(1)?, column(2)?))))
             }
 
             /// Runs `sql`, an `UPDATE` of the delivery `id` of `scope` at `now` (parameters
