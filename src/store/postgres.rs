@@ -155,8 +155,8 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Runs `work` atomically, in a transaction of its own. (The queue's hot writes are one
-    /// statement each here and go straight to the pool.)
+    /// Runs the queue's write `work` on a pooled connection: each is one statement here
+    /// (data-modifying CTEs), atomic on its own.
     async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
@@ -166,10 +166,8 @@ impl PostgresStore {
             + Send
             + 'static,
     {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let result = work(&mut tx).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(result)
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        work(&mut conn).await
     }
 
     /// Applies the migrations this crate embeds that the database lacks, then checks the

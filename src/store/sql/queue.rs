@@ -171,10 +171,6 @@ pub(crate) struct Dialect {
     /// exactly when the claim still held; the last row's three columns are the health it
     /// forgot (`NULL`s when none).
     pub(crate) record: &'static str,
-    /// Whether the queue's hot writes (enqueue, claim, finish) go through the store's group
-    /// commit (SQLite: many callers' writes share one transaction and its sync to disk)
-    /// rather than straight to the pool (PostgreSQL, where each is one statement).
-    pub(crate) group_commit: bool,
 }
 
 /// PostgreSQL: due rows locked by another worker's claim are skipped, not waited for.
@@ -184,7 +180,6 @@ pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
     health_read: health_read_sql!(" FOR UPDATE"),
     enqueue: POSTGRES_ENQUEUE,
     record: POSTGRES_FINISH_RECORDED,
-    group_commit: false,
 };
 
 /// SQLite: one writer at a time; each statement (and each transaction, from its first
@@ -195,7 +190,6 @@ pub(crate) const SQLITE_DIALECT: Dialect = Dialect {
     health_read: health_read_sql!(""),
     enqueue: SQLITE_ENQUEUE,
     record: SQLITE_FINISH_RECORDED,
-    group_commit: true,
 };
 
 /// The columns of a [`QueuedDelivery`], in the order [`delivery_from`] takes them.
@@ -440,8 +434,10 @@ pub(crate) fn health_values(health: &EndpointHealth) -> Result<HealthColumns, St
 }
 
 /// Implements [`DeliveryStore`](crate::DeliveryStore) for a SQL store with the statements
-/// above. The store has `pool`, `ready()` and its module a `db_error`; `$conn` is its
-/// driver's connection type, `$row` its row type, `$dialect` its [`Dialect`].
+/// above. The store has `pool`, `ready()`, `write` (runs a queue write, one call, atomically:
+/// SQLite in its group commit, PostgreSQL on a pooled connection) and its module a
+/// `db_error`; `$conn` is its driver's connection type, `$row` its row type, `$dialect` its
+/// [`Dialect`].
 macro_rules! sql_delivery_store {
     ($store:ty, $conn:ty, $row:ty, $dialect:expr) => {
         impl $store {
@@ -654,19 +650,11 @@ macro_rules! sql_delivery_store {
                 if webhooks.is_empty() {
                     return Ok(Vec::new());
                 }
-                if $dialect.group_commit {
-                    let (event, webhooks) = (event.clone(), webhooks.to_vec());
-                    return self
-                        .write(move |conn| {
-                            Box::pin(
-                                async move { Self::enqueue_on(conn, &event, &webhooks, now).await },
-                            )
-                        })
-                        .await;
-                }
-                // One statement: atomic without a transaction of its own.
-                let mut conn = self.pool.acquire().await.map_err(db_error)?;
-                Self::enqueue_on(&mut conn, event, webhooks, now).await
+                let (event, webhooks) = (event.clone(), webhooks.to_vec());
+                self.write(move |conn| {
+                    Box::pin(async move { Self::enqueue_on(conn, &event, &webhooks, now).await })
+                })
+                .await
             }
 
             async fn claim(
@@ -679,15 +667,10 @@ macro_rules! sql_delivery_store {
                 if limit == 0 {
                     return Ok(Vec::new());
                 }
-                if $dialect.group_commit {
-                    return self
-                        .write(move |conn| {
-                            Box::pin(async move { Self::claim_on(conn, now, lease, limit).await })
-                        })
-                        .await;
-                }
-                let mut conn = self.pool.acquire().await.map_err(db_error)?;
-                Self::claim_on(&mut conn, now, lease, limit).await
+                self.write(move |conn| {
+                    Box::pin(async move { Self::claim_on(conn, now, lease, limit).await })
+                })
+                .await
             }
 
             async fn finish(
@@ -697,18 +680,11 @@ macro_rules! sql_delivery_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<$crate::HealthChange>, $crate::StoreError> {
                 self.ready().await?;
-                if $dialect.group_commit {
-                    let claim = claim.clone();
-                    return self
-                        .write(move |conn| {
-                            Box::pin(
-                                async move { Self::finish_on(conn, &claim, &finish, now).await },
-                            )
-                        })
-                        .await;
-                }
-                let mut conn = self.pool.acquire().await.map_err(db_error)?;
-                Self::finish_on(&mut conn, claim, &finish, now).await
+                let claim = claim.clone();
+                self.write(move |conn| {
+                    Box::pin(async move { Self::finish_on(conn, &claim, &finish, now).await })
+                })
+                .await
             }
 
             async fn release(&self, claim: &$crate::Claim) -> Result<(), $crate::StoreError> {
