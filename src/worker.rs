@@ -359,8 +359,8 @@ where
 
     /// Works the queue until `shutdown` completes: claims due deliveries in batches, once
     /// half a batch of slots is free (or a poll interval after its last claim, whichever
-    /// comes first), polls an empty queue every poll interval, retries a failing store with backoff
-    /// (never giving up, never panicking). At shutdown it stops claiming, gives back the
+    /// comes first), polls an empty queue every poll interval, retries a failing store
+    /// with backoff (never giving up, never panicking). At shutdown it stops claiming, gives back the
     /// claims whose attempts have not started (uncounted), and lets attempts in flight
     /// finish within the shutdown grace; those still running then are dropped, and their
     /// leases return them to the queue.

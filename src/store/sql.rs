@@ -21,12 +21,12 @@ use crate::wire::WebhookResponse;
 
 pub(crate) mod queue;
 
-/// The table where the SQL stores record the migrations they applied; their own, so that
-/// the host's migrations in the same database never mix with the crate's.
 /// A write running on a borrowed connection: what a store's `write` runs atomically.
 pub(crate) type Writing<'c, R> =
     std::pin::Pin<Box<dyn std::future::Future<Output = R> + Send + 'c>>;
 
+/// The table where the SQL stores record the migrations they applied; their own, so that
+/// the host's migrations in the same database never mix with the crate's.
 pub(crate) const MIGRATIONS_TABLE: &str = "webhook_kit_migrations";
 
 /// The columns every read selects, in the order [`RawRow::read`] expects them, from the

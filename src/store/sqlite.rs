@@ -22,9 +22,9 @@ use crate::store::sql::{
     replace_refused, select_columns, selected, sql_store_methods, sql_store_reads, stored_revision,
 };
 use crate::store::{StoreError, WebhookStore};
+use crate::webhook::{Scope, Webhook};
 
 mod group_commit;
-use crate::webhook::{Scope, Webhook};
 
 /// How long a connection waits for another one's write lock before the operation fails
 /// with a retryable [`StoreError`].

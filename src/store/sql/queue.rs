@@ -7,8 +7,8 @@
 //! each other's rows; SQLite's single writer makes each statement atomic on its own.
 //!
 //! No statement is ever held open across an attempt: a claim is one `UPDATE` that answers
-//! what it claimed; an enqueue and a finish are one statement each on PostgreSQL, one short
-//! transaction on SQLite.
+//! what it claimed; an enqueue and a finish are one call each, a statement on PostgreSQL
+//! (data-modifying CTEs), a script on SQLite (inside its group commit's savepoint).
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -112,26 +112,45 @@ const SQLITE_ENQUEUE: &str = concat!(
      'pending', 'scheduled', 0, $6, NULL, $6, $6 FROM json_each($7) AS d WHERE changes() = 1"
 );
 
-/// [`FINISH`] (`$1`..`$5`) and, only if it fenced the claim, the attempt (`$6`..`$13`:
-/// number, trigger, start, duration, address, status, error, response) and, for a
-/// delivered finish, [`HEALTH_FORGET`] of the webhook (`$14`..`$16`: organization, account
-/// type, webhook id): one statement, atomic on its own. It answers one row exactly when the
-/// claim was still held: the health it forgot (`NULL`s when none). PostgreSQL only (a
-/// data-modifying CTE).
+/// The parts of a finish both dialects write the same: the fenced update (`$1`..`$5`:
+/// state, due time, update time, delivery id, claim token), the start of the attempt's
+/// insert (`$4` and `$6`..`$13`: number, trigger, start, duration, address, status, error,
+/// response follow as its values), and the reset of the webhook's health by a delivered
+/// finish (`$14`..`$16`: organization, account type, webhook id).
+macro_rules! finish_sql {
+    (fenced) => {
+        "UPDATE webhook_kit_deliveries SET state = $1, due_at_ns = $2, claim_token = NULL, \
+         trigger_kind = 'scheduled', updated_at_ns = $3 \
+         WHERE id = $4 AND claim_token = $5 AND state = 'in_flight'"
+    };
+    (attempt) => {
+        "INSERT INTO webhook_kit_attempts \
+         (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, \
+          error, response) "
+    };
+    (forget) => {
+        "DELETE FROM webhook_kit_endpoint_health \
+         WHERE organization = $14 AND account_type = $15 AND webhook_id = $16 \
+         AND $1 = 'delivered' "
+    };
+}
+
+/// [`FINISH`] and, only if it fenced the claim, the attempt and, for a delivered finish,
+/// the health reset: one statement, atomic on its own. It answers one row exactly when the
+/// claim was still held: the health it forgot (`NULL`s when none).
 #[cfg(feature = "postgres")]
-const POSTGRES_FINISH_RECORDED: &str = "WITH finished AS (UPDATE webhook_kit_deliveries \
-     SET state = $1, due_at_ns = $2, claim_token = NULL, trigger_kind = 'scheduled', \
-     updated_at_ns = $3 WHERE id = $4 AND claim_token = $5 AND state = 'in_flight' \
-     RETURNING id), \
-     forgot AS (DELETE FROM webhook_kit_endpoint_health \
-     WHERE organization = $14 AND account_type = $15 AND webhook_id = $16 \
-     AND $1 = 'delivered' AND EXISTS (SELECT 1 FROM finished) \
-     RETURNING failing_since_ns, first_exhausted_ns, last_exhausted_ns) \
-     INSERT INTO webhook_kit_attempts \
-     (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
-      response) SELECT id, $6, $7, $8, $9, $10, $11, $12, $13 FROM finished \
+const POSTGRES_FINISH_RECORDED: &str = concat!(
+    "WITH finished AS (",
+    finish_sql!(fenced),
+    " RETURNING id), forgot AS (",
+    finish_sql!(forget),
+    "AND EXISTS (SELECT 1 FROM finished) \
+     RETURNING failing_since_ns, first_exhausted_ns, last_exhausted_ns) ",
+    finish_sql!(attempt),
+    "SELECT id, $6, $7, $8, $9, $10, $11, $12, $13 FROM finished \
      RETURNING (SELECT failing_since_ns FROM forgot), (SELECT first_exhausted_ns FROM forgot), \
-     (SELECT last_exhausted_ns FROM forgot)";
+     (SELECT last_exhausted_ns FROM forgot)"
+);
 
 /// The same as one script of three statements, run in one call (the group commit's
 /// savepoint makes it atomic), each going on only when the one before changed a row. It
@@ -139,17 +158,13 @@ const POSTGRES_FINISH_RECORDED: &str = "WITH finished AS (UPDATE webhook_kit_del
 /// held), then, when a delivered finish forgot a health row, that row.
 #[cfg(feature = "sqlite")]
 const SQLITE_FINISH_RECORDED: &str = concat!(
-    "UPDATE webhook_kit_deliveries SET state = $1, due_at_ns = $2, claim_token = NULL, \
-     trigger_kind = 'scheduled', updated_at_ns = $3 \
-     WHERE id = $4 AND claim_token = $5 AND state = 'in_flight'; ",
-    "INSERT INTO webhook_kit_attempts \
-     (delivery_id, number, trigger_kind, started_at_ns, duration_ns, remote_addr, status, error, \
-      response) SELECT $4, $6, $7, $8, $9, $10, $11, $12, $13 WHERE changes() = 1 \
+    finish_sql!(fenced),
+    "; ",
+    finish_sql!(attempt),
+    "SELECT $4, $6, $7, $8, $9, $10, $11, $12, $13 WHERE changes() = 1 \
      RETURNING NULL, NULL, NULL; ",
-    "DELETE FROM webhook_kit_endpoint_health \
-     WHERE organization = $14 AND account_type = $15 AND webhook_id = $16 \
-     AND $1 = 'delivered' AND changes() = 1 \
-     RETURNING failing_since_ns, first_exhausted_ns, last_exhausted_ns"
+    finish_sql!(forget),
+    "AND changes() = 1 RETURNING failing_since_ns, first_exhausted_ns, last_exhausted_ns"
 );
 
 /// The statements in which the dialects differ: how they lock the rows they read, and how
@@ -200,9 +215,8 @@ macro_rules! delivery_columns {
     };
 }
 
-pub(crate) const FINISH: &str = "UPDATE webhook_kit_deliveries SET state = $1, due_at_ns = $2, \
-     claim_token = NULL, trigger_kind = 'scheduled', updated_at_ns = $3 \
-     WHERE id = $4 AND claim_token = $5 AND state = 'in_flight'";
+/// Finishes a delivery whose claim still holds (`$1`..`$5` as [`finish_sql!`] says).
+pub(crate) const FINISH: &str = finish_sql!(fenced);
 
 /// Back in the queue, due when it was claimed, the attempt uncounted.
 pub(crate) const RELEASE: &str = "UPDATE webhook_kit_deliveries SET state = 'pending', \
