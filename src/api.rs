@@ -130,10 +130,24 @@ impl<A: Authenticate> Authenticate for Arc<A> {
     }
 }
 
-/// An [`Authenticate`] refusal: answered 401 with this message.
+/// The `WWW-Authenticate` challenge of a 401 unless the refusal names another: `Bearer`.
+pub const DEFAULT_CHALLENGE: &str = "Bearer";
+
+/// An [`Authenticate`] refusal: answered 401 with this message, and with a
+/// `WWW-Authenticate` challenge, as RFC 9110 requires of every 401 ([`DEFAULT_CHALLENGE`]
+/// unless [`with_challenge`](Self::with_challenge) names the host's scheme).
+///
+/// ```
+/// use webhook_kit::api::Unauthorized;
+///
+/// let refusal = Unauthorized::new("unknown key").with_challenge(r#"Basic realm="hooks""#);
+/// assert_eq!(refusal.challenge(), r#"Basic realm="hooks""#);
+/// assert_eq!(Unauthorized::default().challenge(), "Bearer");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unauthorized {
     message: Cow<'static, str>,
+    challenge: Cow<'static, str>,
 }
 
 impl Unauthorized {
@@ -141,12 +155,27 @@ impl Unauthorized {
     pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             message: message.into(),
+            challenge: Cow::Borrowed(DEFAULT_CHALLENGE),
         }
+    }
+
+    /// The same refusal with `challenge` as its `WWW-Authenticate` value (the host's auth
+    /// scheme and its parameters, such as `Basic realm="hooks"`). A value that cannot be a
+    /// header is answered as [`DEFAULT_CHALLENGE`].
+    #[must_use]
+    pub fn with_challenge(mut self, challenge: impl Into<Cow<'static, str>>) -> Self {
+        self.challenge = challenge.into();
+        self
     }
 
     /// What the caller is told.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The `WWW-Authenticate` challenge of the answer.
+    pub fn challenge(&self) -> &str {
+        &self.challenge
     }
 }
 
@@ -234,10 +263,20 @@ impl IntoResponse for ApiError {
             return error.into_response();
         }
         let mut response = json(self.status(), &self.to_body());
-        if let ApiError::RateLimited { retry_after_secs } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        match self {
+            ApiError::RateLimited { retry_after_secs } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            ApiError::Unauthorized(refusal) => {
+                let challenge = HeaderValue::from_str(refusal.challenge())
+                    .unwrap_or(HeaderValue::from_static(DEFAULT_CHALLENGE));
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge);
+            }
+            _ => {}
         }
         response
     }

@@ -564,6 +564,8 @@ async fn requests_without_a_valid_token_are_401_on_every_route() {
             let body = with_body.then(|| json!({"url": URL}));
             let answer = world.call(method, template, path, caller, body).await;
             answer.assert_error(401, "unauthorized");
+            // RFC 9110: every 401 names a challenge.
+            assert_eq!(answer.header("www-authenticate"), Some("Bearer"), "{path}");
         }
     }
     let answer = world.send("GET", "/v1/webhooks", None, None).await;
@@ -941,4 +943,26 @@ async fn verified_webhook_refuses_with_the_code_bounds_the_body_and_guards_repla
 fn client_builder() -> reqwest::ClientBuilder {
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
+}
+
+#[test]
+fn a_refusal_names_the_hosts_challenge_and_never_an_invalid_one() {
+    use axum::response::IntoResponse;
+    let challenge = |refusal: Unauthorized| {
+        let response = api::ApiError::Unauthorized(refusal).into_response();
+        assert_eq!(response.status(), 401);
+        response
+            .headers()
+            .get("www-authenticate")
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        challenge(Unauthorized::new("no key").with_challenge(r#"Basic realm="hooks""#)),
+        Some(r#"Basic realm="hooks""#.to_owned())
+    );
+    // A value that cannot be a header (a line break) is not sent: the default is.
+    assert_eq!(
+        challenge(Unauthorized::new("no key").with_challenge("Basic\r\nX-Injected: 1")),
+        Some("Bearer".to_owned())
+    );
 }
