@@ -4,9 +4,7 @@
 //! The loop only wires the pure rules to the store and the transport: the
 //! [`RetrySchedule`] decides the next attempt, the [`HealthPolicy`] when an endpoint is
 //! disabled; the [`Observer`] hears what happened. Each attempt reads the webhook again
-//! (its URL, whether it is enabled, its secrets during a rotation overlap; a claimed batch's
-//! webhooks in one read right after the claim, unless a per-webhook cap may hold an
-//! attempt back, which then reads its webhook when it starts), signs the event
+//! (its URL, whether it is enabled, its secrets during a rotation overlap), signs the event
 //! afresh (same `webhook-id`, new timestamp and signatures) and holds no transaction while
 //! the request is out. Claims are leased: a worker that dies loses its claims when their
 //! leases end, and another worker takes them up (at least once; receivers de-duplicate by
