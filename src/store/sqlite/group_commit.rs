@@ -13,8 +13,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Connection as _, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Connection as _, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::StoreError;
@@ -139,24 +138,14 @@ fn group_error(message: &str, retryable: bool) -> StoreError {
 }
 
 /// The writer task: takes whatever writes are waiting, commits them as one group, and
-/// again, until every sender is gone. It keeps its connection between groups, so that it
-/// never queues for one behind the store's readers; after a failure it takes a fresh one.
+/// again, until every sender is gone. It takes a connection from the pool for each group
+/// and gives it back after, so that a pool of one connection (an in-memory database)
+/// still serves the store's reads between groups.
 async fn run(pool: SqlitePool, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
     let mut group = Vec::new();
-    let mut held: Option<PoolConnection<Sqlite>> = None;
     while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let conn = match held.take() {
-            Some(conn) => Ok(conn),
-            None => pool.acquire().await.map_err(super::db_error),
-        };
-        let committed = match conn {
-            Ok(mut conn) => {
-                let committed = commit(&mut conn, &mut group).await;
-                if committed.is_ok() {
-                    held = Some(conn);
-                }
-                committed
-            }
+        let committed = match pool.acquire().await.map_err(super::db_error) {
+            Ok(mut conn) => commit(&mut conn, &mut group).await,
             Err(error) => Err(error),
         };
         let failed = committed.err().map(|error| {
@@ -319,5 +308,46 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async { assert_eq!(stored(&open(&path).await).await, [0, 1, 2]) });
+    }
+
+    #[tokio::test]
+    async fn a_pool_of_one_connection_serves_reads_between_writes() {
+        use crate::store::{DeliveryStore, WebhookStore};
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let store = SqliteStore::new(pool);
+        store.migrate().await.unwrap();
+        let scope =
+            crate::webhook::Scope::new("org_1".parse().unwrap(), crate::account::AccountType::Live);
+        let webhook = crate::webhook::Webhook::new(
+            scope.clone(),
+            "https://example.com/hook".parse().unwrap(),
+            crate::account::AccountFilter::default(),
+        );
+        store.insert(&webhook).await.unwrap();
+        let event = crate::Event::new(
+            crate::EventId::generate(),
+            scope.clone(),
+            "acc_1".parse().unwrap(),
+            &b"{}"[..],
+        );
+        let now = chrono::Utc::now();
+        let queued = store
+            .enqueue(&event, &[webhook.id().clone()], now)
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 1);
+        // The writer gave its connection back: a read finds one.
+        assert!(store.get(&scope, webhook.id()).await.unwrap().is_some());
+        let claims = store
+            .claim(now, std::time::Duration::from_secs(30), 8)
+            .await
+            .unwrap();
+        assert_eq!(claims.len(), 1);
+        assert!(store.delivery(&scope, &queued[0]).await.unwrap().is_some());
     }
 }
