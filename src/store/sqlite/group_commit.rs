@@ -7,9 +7,9 @@
 //! Each write runs inside a savepoint of the group's transaction: a write that fails is
 //! rolled back alone, and the others commit. A caller is answered only after the commit
 //! (or with its failure), so a write that returned `Ok` is on disk, as before. One writer
-//! task per store owns the writing connection; SQLite has one writer at a time anyway, so
-//! the task takes no concurrency away, and callers of one process no longer wait for each
-//! other's locks.
+//! task per store does these writes, a group at a time, on a connection it takes from the
+//! pool for each group; SQLite has one writer at a time anyway, so the task takes no
+//! concurrency away, and callers of one process no longer wait for each other's locks.
 
 use std::sync::{Mutex, PoisonError};
 
