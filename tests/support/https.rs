@@ -88,6 +88,8 @@ pub enum Reply {
     Status(u16, Vec<(&'static str, String)>, Bytes),
     /// Reads the request, then never answers.
     Never,
+    /// Waits this long, then answers this status: requests that overlap.
+    Slow(std::time::Duration, u16),
     /// This status, then a chunked body that breaks after its first 3 bytes.
     Broken(u16),
     /// The n-th request (from 1) waits until the n-th `Notify` is notified, then gets the
@@ -120,6 +122,31 @@ pub struct Receiver {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
     connections: Arc<AtomicUsize>,
+    in_flight: Arc<InFlight>,
+}
+
+/// The requests being handled now, and the most ever handled at once.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// Counts one request in flight until dropped (answered, or its connection gone).
+struct Handling(Arc<InFlight>);
+
+impl Handling {
+    fn start(in_flight: &Arc<InFlight>) -> Self {
+        let now = in_flight.now.fetch_add(1, Ordering::SeqCst) + 1;
+        in_flight.most.fetch_max(now, Ordering::SeqCst);
+        Self(Arc::clone(in_flight))
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Receiver {
@@ -137,22 +164,34 @@ impl Receiver {
         let acceptor = TlsAcceptor::from(Arc::new(cert.server_config()));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(InFlight::default());
         let reply = Arc::new(reply);
         let (task_seen, task_connections) = (Arc::clone(&seen), Arc::clone(&connections));
+        let task_in_flight = Arc::clone(&in_flight);
         tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     return;
                 };
                 task_connections.fetch_add(1, Ordering::SeqCst);
-                let (acceptor, seen, reply) =
-                    (acceptor.clone(), Arc::clone(&task_seen), Arc::clone(&reply));
+                let (acceptor, seen, reply, in_flight) = (
+                    acceptor.clone(),
+                    Arc::clone(&task_seen),
+                    Arc::clone(&reply),
+                    Arc::clone(&task_in_flight),
+                );
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
                     let service = service_fn(move |request| {
-                        handle(request, Arc::clone(&seen), Arc::clone(&reply))
+                        let handling = Handling::start(&in_flight);
+                        let answer = handle(request, Arc::clone(&seen), Arc::clone(&reply));
+                        async move {
+                            let response = answer.await;
+                            drop(handling);
+                            response
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(tls), service)
@@ -164,6 +203,7 @@ impl Receiver {
             addr,
             seen,
             connections,
+            in_flight,
         }
     }
 
@@ -180,6 +220,12 @@ impl Receiver {
     /// The TCP connections accepted so far.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// The most requests this receiver was handling at once: a request counts from its
+    /// arrival until its answer is handed to the connection.
+    pub fn most_in_flight(&self) -> usize {
+        self.in_flight.most.load(Ordering::SeqCst)
     }
 
     pub fn port(&self) -> u16 {
@@ -240,6 +286,12 @@ async fn handle(
             response
         }
         Reply::Never => std::future::pending().await,
+        Reply::Slow(delay, status) => {
+            tokio::time::sleep(*delay).await;
+            let mut response = Response::new(full(Bytes::new()));
+            *response.status_mut() = hyper::StatusCode::from_u16(*status).unwrap();
+            response
+        }
         Reply::Hold(held, rest) => {
             let status = match held.get(number - 1) {
                 Some((release, status)) => {
