@@ -497,13 +497,25 @@ impl<S: WebhookStore> Webhooks<S> {
         webhook_id: &WebhookId,
         timestamp: i64,
     ) -> Result<Option<Delivery>, DeliveryError> {
-        let at = instant(timestamp)?;
-        let webhook = self.store().get(event.scope(), webhook_id).await?;
-        webhook
-            .filter(|webhook| routes(webhook, event))
-            .map(|webhook| Delivery::sign(webhook, event, timestamp, at))
-            .transpose()
+        instant(timestamp)?;
+        let webhook = self.store().get(event.scope(), webhook_id).await;
+        redelivery(webhook, event, timestamp)
     }
+}
+
+/// The delivery of `event` to `webhook` as read from a store (see
+/// [`Webhooks::redeliver`]), signed at `timestamp`: `None` when the webhook is gone,
+/// disabled or no longer gets the event.
+pub(crate) fn redelivery(
+    webhook: Result<Option<Webhook>, StoreError>,
+    event: &Event,
+    timestamp: i64,
+) -> Result<Option<Delivery>, DeliveryError> {
+    let at = instant(timestamp)?;
+    webhook?
+        .filter(|webhook| routes(webhook, event))
+        .map(|webhook| Delivery::sign(webhook, event, timestamp, at))
+        .transpose()
 }
 
 impl<S: WebhookStore> Webhooks<S> {

@@ -491,6 +491,36 @@ pub trait WebhookStore: Send + Sync {
             Ok(webhook.as_ref().map(WebhookResponse::masked))
         }
     }
+
+    /// Each webhook `wanted` names (an id in its scope), as [`get`](Self::get) reads it,
+    /// in order: `Ok(None)` for one that is not there (or in another scope),
+    /// `Err(StoreError::Unreadable)` for one that cannot be read. The delivery worker reads
+    /// the webhooks of a claimed batch this way.
+    ///
+    /// The provided implementation calls `get` for each; the SQL stores read them all in
+    /// one statement.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the read as a whole fails.
+    fn get_each(
+        &self,
+        wanted: &[(Scope, WebhookId)],
+    ) -> impl Future<Output = Result<Vec<Result<Option<Webhook>, StoreError>>, StoreError>> + Send
+    {
+        async move {
+            let mut found = Vec::with_capacity(wanted.len());
+            for (scope, id) in wanted {
+                match self.get(scope, id).await {
+                    Err(StoreError::Backend { source, retryable }) => {
+                        return Err(StoreError::Backend { source, retryable });
+                    }
+                    read => found.push(read),
+                }
+            }
+            Ok(found)
+        }
+    }
 }
 
 macro_rules! forward_store {
@@ -506,6 +536,14 @@ macro_rules! forward_store {
                 id: &WebhookId,
             ) -> impl Future<Output = Result<Option<Webhook>, StoreError>> + Send {
                 (**self).get(scope, id)
+            }
+
+            fn get_each(
+                &self,
+                wanted: &[(Scope, WebhookId)],
+            ) -> impl Future<Output = Result<Vec<Result<Option<Webhook>, StoreError>>, StoreError>>
+                   + Send {
+                (**self).get_each(wanted)
             }
 
             fn list(

@@ -4,7 +4,9 @@
 //! The loop only wires the pure rules to the store and the transport: the
 //! [`RetrySchedule`] decides the next attempt, the [`HealthPolicy`] when an endpoint is
 //! disabled; the [`Observer`] hears what happened. Each attempt reads the webhook again
-//! (its URL, whether it is enabled, its secrets during a rotation overlap), signs the event
+//! (its URL, whether it is enabled, its secrets during a rotation overlap; a claimed batch's
+//! webhooks in one read right after the claim, unless a per-webhook cap may hold an
+//! attempt back, which then reads its webhook when it starts), signs the event
 //! afresh (same `webhook-id`, new timestamp and signatures) and holds no transaction while
 //! the request is out. Claims are leased: a worker that dies loses its claims when their
 //! leases end, and another worker takes them up (at least once; receivers de-duplicate by
@@ -42,7 +44,7 @@ use tokio::task::JoinSet;
 
 use crate::attempt::{Attempt, AttemptError, ErrorKind, Transport};
 use crate::clock::{Clock, SystemClock, later};
-use crate::delivery::{Delivery, DeliveryError};
+use crate::delivery::{Delivery, DeliveryError, redelivery};
 use crate::health::{HealthChange, HealthPolicy, Observation};
 use crate::id::WebhookId;
 use crate::observer::{DisableReason, IgnoreNotices, Notice, Observer};
@@ -349,9 +351,9 @@ where
         let count = claims.len();
         let (_stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        for claim in claims {
+        for (claim, webhook) in shared.with_webhooks(claims).await {
             let (shared, stopped) = (Arc::clone(shared), stopped.clone());
-            tasks.spawn(async move { shared.work(claim, stopped).await });
+            tasks.spawn(async move { shared.work(claim, webhook, stopped).await });
         }
         while tasks.join_next().await.is_some() {}
         Ok(count)
@@ -404,7 +406,7 @@ where
                     backoff.reset();
                     let full = claims.len() == limit;
                     report.batches += u64::from(!claims.is_empty());
-                    for claim in claims {
+                    for (claim, webhook) in shared.with_webhooks(claims).await {
                         report.claimed += 1;
                         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                             // Cannot happen (the limit followed the free permits); were it
@@ -414,7 +416,7 @@ where
                         };
                         let (task, stopped) = (Arc::clone(shared), stopped.clone());
                         tasks.spawn(async move {
-                            let outcome = task.work(claim, stopped).await;
+                            let outcome = task.work(claim, webhook, stopped).await;
                             drop(permit);
                             outcome
                         });
@@ -461,6 +463,9 @@ where
         report
     }
 }
+
+/// A webhook as the store read it for an attempt.
+type Read = Result<Option<crate::webhook::Webhook>, StoreError>;
 
 /// How a claim ended, for the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -566,12 +571,44 @@ where
         permit.map(Some)
     }
 
-    /// Works one claim to its end.
-    async fn work(&self, claim: Claim, mut stopped: watch::Receiver<bool>) -> Outcome {
+    /// The webhook of each claim, read for the whole batch at once (`get_each`: one
+    /// statement on the SQL stores) when the attempts start at once; `None` (each attempt
+    /// reads its own) when a per-webhook cap may hold an attempt back, so that it reads the
+    /// webhook as it is when it starts, or when the batch read failed.
+    async fn with_webhooks(&self, claims: Vec<Claim>) -> Vec<(Claim, Option<Read>)> {
+        let wanted: Vec<(Scope, WebhookId)> = claims
+            .iter()
+            .map(|claim| (claim.event.scope().clone(), claim.webhook_id.clone()))
+            .collect();
+        let read = match self.settings.per_webhook {
+            None if !claims.is_empty() => self.store().get_each(&wanted).await.ok(),
+            _ => None,
+        };
+        match read {
+            Some(webhooks) if webhooks.len() == claims.len() => claims
+                .into_iter()
+                .zip(webhooks)
+                // A store failure for one webhook: that attempt reads it again.
+                .map(|(claim, read)| match read {
+                    Err(StoreError::Backend { .. }) => (claim, None),
+                    read => (claim, Some(read)),
+                })
+                .collect(),
+            _ => claims.into_iter().map(|claim| (claim, None)).collect(),
+        }
+    }
+
+    /// Works one claim to its end; `webhook` is its webhook if already read.
+    async fn work(
+        &self,
+        claim: Claim,
+        webhook: Option<Read>,
+        mut stopped: watch::Receiver<bool>,
+    ) -> Outcome {
         let slot = self.wait_for_slot(&claim, &mut stopped).await;
         let outcome = match slot {
             Some(permit) if !*stopped.borrow() => {
-                let outcome = self.attempt(&claim).await;
+                let outcome = self.attempt(&claim, webhook).await;
                 drop(permit);
                 outcome
             }
@@ -595,28 +632,16 @@ where
         }
     }
 
-    /// Reads the webhook, makes the attempt, records it, and acts on it.
-    async fn attempt(&self, claim: &Claim) -> Outcome {
+    /// Reads the webhook (unless `webhook` was read with the batch), makes the attempt,
+    /// records it, and acts on it.
+    async fn attempt(&self, claim: &Claim, webhook: Option<Read>) -> Outcome {
         let now = self.settings.clock.now();
         let deadline = Instant::now() + self.lease_left(claim);
         let event = &claim.event;
-        let read = self
-            .with_retries(deadline, || async {
-                match self
-                    .webhooks
-                    .redeliver(event, &claim.webhook_id, now.timestamp())
-                    .await
-                {
-                    // An unreadable webhook is our failure, recorded as an attempt below.
-                    Err(DeliveryError::Store(error))
-                        if !matches!(error, StoreError::Unreadable(_)) =>
-                    {
-                        Err(error)
-                    }
-                    other => Ok(other),
-                }
-            })
-            .await;
+        let read = match webhook {
+            Some(webhook) => Ok(redelivery(webhook, event, now.timestamp())),
+            None => self.read_again(claim, now).await,
+        };
         let delivery = match read {
             Err(_) => return self.release(claim).await,
             Ok(Ok(None)) => return self.finish(claim, Finish::Cancelled, deadline).await.0,
@@ -652,6 +677,28 @@ where
             self.after(claim, &attempt, step, reset).await;
         }
         outcome
+    }
+
+    /// Reads the claim's webhook on its own and signs its delivery, retrying a failing store
+    /// until the lease ends (the error then: the claim goes back).
+    async fn read_again(
+        &self,
+        claim: &Claim,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<Option<Delivery>, DeliveryError>, StoreError> {
+        let deadline = Instant::now() + self.lease_left(claim);
+        self.with_retries(deadline, || async {
+            match self
+                .webhooks
+                .redeliver(&claim.event, &claim.webhook_id, now.timestamp())
+                .await
+            {
+                // An unreadable webhook is our failure, recorded as an attempt.
+                Err(DeliveryError::Store(error)) => Err(error),
+                other => Ok(other),
+            }
+        })
+        .await
     }
 
     /// The attempt, bounded by the lease whatever the transport does.

@@ -7,6 +7,8 @@
 
 #[path = "support/https.rs"]
 mod https;
+#[path = "support/postgres.rs"]
+mod postgres;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -1099,6 +1101,124 @@ async fn a_claim_lost_before_shutdown_gives_it_back_is_no_store_failure() {
         .unwrap();
     assert_eq!((report.claimed, report.released), (2, 0), "{report:?}");
     assert_eq!(report.store_failures, 0, "{report:?}");
+    for id in &ids {
+        assert_eq!(setup.state(id).await, DeliveryState::Delivered);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_held_back_by_the_per_webhook_cap_reads_the_webhook_when_it_starts() {
+    let setup = Setup::new();
+    let release = Arc::new(Notify::new());
+    let old = Receiver::start(
+        &setup.cert,
+        Reply::Hold(vec![(Arc::clone(&release), 204)], 204),
+    )
+    .await;
+    let new = Receiver::start(&setup.cert, Reply::status(204)).await;
+    let worker = setup
+        .builder(RetrySchedule::standard())
+        .per_webhook_concurrency(1)
+        .build()
+        .unwrap();
+    let webhook = setup.webhook(old.addr, &[]).await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        ids.extend(setup.enqueue(&worker, "acc_1").await.1);
+    }
+    // Both are claimed together; the first attempt is held at the receiver, the second
+    // waits for the webhook's only slot.
+    let running = {
+        let worker = worker.clone();
+        tokio::spawn(async move { worker.run_once().await })
+    };
+    for _ in 0..500 {
+        if old.count() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(old.count(), 1);
+    // Meanwhile the webhook moves: the waiting attempt goes where it points now.
+    let new_url = format!("https://{HOST}:{}/new", new.addr.port());
+    worker
+        .webhooks()
+        .update(
+            &setup.scope,
+            webhook.id().as_str(),
+            UpdateWebhookRequest::from_json(format!(r#"{{"url":"{new_url}"}}"#).as_bytes())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    release.notify_one();
+    let claimed = tokio::time::timeout(10 * SECOND, running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed, 2);
+    assert_eq!((old.count(), new.count()), (1, 1));
+    for id in &ids {
+        assert_eq!(setup.state(id).await, DeliveryState::Delivered);
+    }
+}
+
+/// The calls PostgreSQL counted (`pg_stat_statements`) in the database of `pool` of the
+/// statements whose text contains `fragment`.
+async fn calls_of(pool: &sqlx::PgPool, fragment: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COALESCE(SUM(calls), 0)::bigint FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND strpos(query, $1) > 0",
+    )
+    .bind(fragment)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claimed_batch_reads_its_webhooks_in_one_statement() {
+    let store = webhook_kit::PostgresStore::connect(&postgres::fresh_database().await)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let pool = store.pool().clone();
+    let setup = Setup::on(store);
+    let receiver = Receiver::start(&setup.cert, Reply::status(204)).await;
+    let worker = setup
+        .builder(RetrySchedule::standard())
+        .concurrency(16)
+        .batch_size(16)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        setup.webhook(receiver.addr, &[]).await;
+    }
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.extend(setup.enqueue(&worker, "acc_1").await.1);
+    }
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_stat_statements_reset()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(worker.run_once().await.unwrap(), 12);
+    assert_eq!(receiver.count(), 12);
+    // One read of the batch's webhooks, none one by one.
+    assert_eq!(
+        calls_of(&pool, "FROM webhook_kit_webhooks w WHERE w.id IN").await,
+        1
+    );
+    assert_eq!(
+        calls_of(&pool, "FROM webhook_kit_webhooks w WHERE w.id = $1").await,
+        0
+    );
     for id in &ids {
         assert_eq!(setup.state(id).await, DeliveryState::Delivered);
     }

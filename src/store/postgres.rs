@@ -284,6 +284,11 @@ impl PostgresStore {
             select_columns!(),
             " FROM webhook_kit_webhooks w WHERE w.id = $1"
         ),
+        rows_of_ids: concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w WHERE w.id IN (SELECT jsonb_array_elements_text($1::jsonb))"
+        ),
     }
 }
 

@@ -51,8 +51,19 @@ macro_rules! sql_store_methods {
         row_in_scope: $row_in_scope:expr,
         rows_after: $rows_after:expr,
         reseal_row: $reseal_row:expr,
-        row_by_id: $row_by_id:expr $(,)?
+        row_by_id: $row_by_id:expr,
+        rows_of_ids: $rows_of_ids:expr $(,)?
     ) => {
+        /// The rows whose ids are in `ids`, whatever their scope, in one statement.
+        async fn rows_of_ids(
+            &self,
+            ids: &[&WebhookId],
+        ) -> Result<Vec<$crate::store::sql::RawRow>, StoreError> {
+            self.ready().await?;
+            let ids = serde_json::to_string(ids).map_err(StoreError::backend)?;
+            self.rows(sqlx::query($rows_of_ids).bind(ids)).await
+        }
+
         /// Checks the keyring against the key check values of the database: each key must
         /// open the value stored under its id. The first time a key id is seen (current or
         /// retired), its value is stored, after checking that rows already sealed under that
@@ -234,8 +245,25 @@ macro_rules! sql_store_reads {
     () => {
         async fn get(&self, scope: &Scope, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
             let row = self.get_row(scope, id).await?;
-            row.map(|row| row.into_webhook(self.keyring.as_deref()))
+            row.map(|row| row.to_webhook(self.keyring.as_deref()))
                 .transpose()
+        }
+
+        async fn get_each(
+            &self,
+            wanted: &[(Scope, WebhookId)],
+        ) -> Result<Vec<Result<Option<Webhook>, StoreError>>, StoreError> {
+            let ids: Vec<&WebhookId> = wanted.iter().map(|(_, id)| id).collect();
+            let rows = self.rows_of_ids(&ids).await?;
+            Ok(wanted
+                .iter()
+                .map(|(scope, id)| {
+                    rows.iter()
+                        .find(|row| row.is(scope, id))
+                        .map(|row| row.to_webhook(self.keyring.as_deref()))
+                        .transpose()
+                })
+                .collect())
         }
 
         async fn list(
@@ -873,7 +901,14 @@ impl RawRow {
     /// # Errors
     ///
     /// [`StoreError::Unreadable`] when a secret does not open or a column is corrupt.
-    pub(crate) fn into_webhook(self, keyring: Option<&Keyring>) -> Result<Webhook, StoreError> {
+    /// Whether this is the row of the webhook `id` in `scope`.
+    pub(crate) fn is(&self, scope: &Scope, id: &WebhookId) -> bool {
+        self.id == id.as_str()
+            && self.organization == scope.organization().as_str()
+            && self.account_type == scope.account_type().as_str()
+    }
+
+    pub(crate) fn to_webhook(&self, keyring: Option<&Keyring>) -> Result<Webhook, StoreError> {
         self.webhook_and_staleness(keyring)
             .map(|(webhook, _)| webhook)
     }
@@ -968,7 +1003,7 @@ pub(crate) fn selected(
 pub(crate) fn listing(rows: Vec<RawRow>, keyring: Option<&Keyring>) -> Result<Listing, StoreError> {
     let mut listing = Listing::default();
     for row in rows {
-        match row.into_webhook(keyring) {
+        match row.to_webhook(keyring) {
             Ok(webhook) => listing.webhooks.push(webhook),
             Err(StoreError::Unreadable(unreadable)) => listing.unreadable.push(unreadable),
             Err(other) => return Err(other),
@@ -983,7 +1018,7 @@ pub(crate) fn all_readable(
     keyring: Option<&Keyring>,
 ) -> Result<Vec<Webhook>, StoreError> {
     rows.into_iter()
-        .map(|row| row.into_webhook(keyring))
+        .map(|row| row.to_webhook(keyring))
         .collect()
 }
 

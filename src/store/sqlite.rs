@@ -327,6 +327,11 @@ impl SqliteStore {
             select_columns!(),
             " FROM webhook_kit_webhooks w WHERE w.id = ?1"
         ),
+        rows_of_ids: concat!(
+            "SELECT ",
+            select_columns!(),
+            " FROM webhook_kit_webhooks w WHERE w.id IN (SELECT value FROM json_each(?1))"
+        ),
     }
 }
 

@@ -60,6 +60,7 @@ macro_rules! webhook_store_contract {
             store_replace_checks_the_revision,
             store_replace_never_inserts,
             store_get_and_delete_are_scoped,
+            store_get_each_reads_as_get_does_in_order,
             store_lists_in_id_order_with_account_filter,
             store_masked_and_readable_reads_agree_with_full_reads,
         );
@@ -1172,6 +1173,54 @@ pub async fn store_get_and_delete_are_scoped<S: WebhookStore>(store: S) {
         store.delete(&scope, webhook.id()).await,
         Err(StoreError::NotFound)
     ));
+}
+
+pub async fn store_get_each_reads_as_get_does_in_order<S: WebhookStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let other = Scope::new(scope.organization().clone(), AccountType::Test);
+    let made: Vec<Webhook> = ["a", "b", "c"]
+        .into_iter()
+        .map(|name| Webhook::new(scope.clone(), url(name).parse().unwrap(), filter(&[])))
+        .collect();
+    for webhook in &made {
+        store.insert(webhook).await.unwrap();
+    }
+    let missing = WebhookId::generate();
+    let wanted = vec![
+        (scope.clone(), made[2].id().clone()),
+        (other.clone(), made[0].id().clone()),
+        (scope.clone(), missing.clone()),
+        (scope.clone(), made[0].id().clone()),
+        (scope.clone(), made[2].id().clone()),
+    ];
+    let found = store.get_each(&wanted).await.unwrap();
+    assert_eq!(found.len(), wanted.len());
+    for ((scope, id), read) in wanted.iter().zip(found) {
+        // Each as `get` reads it: the same webhook, secrets included, or none.
+        let (read, got) = (read.unwrap(), store.get(scope, id).await.unwrap());
+        assert_eq!(
+            read.as_ref().map(Snapshot::of),
+            got.as_ref().map(Snapshot::of),
+            "{id}"
+        );
+    }
+    let ids = |found: Vec<Result<Option<Webhook>, StoreError>>| -> Vec<Option<WebhookId>> {
+        found
+            .into_iter()
+            .map(|read| read.unwrap().map(|webhook| webhook.id().clone()))
+            .collect()
+    };
+    assert_eq!(
+        ids(store.get_each(&wanted).await.unwrap()),
+        [
+            Some(made[2].id().clone()),
+            None,
+            None,
+            Some(made[0].id().clone()),
+            Some(made[2].id().clone())
+        ]
+    );
+    assert!(store.get_each(&[]).await.unwrap().is_empty());
 }
 
 pub async fn store_lists_in_id_order_with_account_filter<S: WebhookStore>(store: S) {

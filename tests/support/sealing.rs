@@ -350,6 +350,19 @@ pub async fn one_corrupted_row_does_not_take_down_its_scope<S: SqlBackend>(plain
         .collect();
     assert_eq!(paged_hints, hints);
 
+    // Read together, the broken row is unreadable alone.
+    let wanted: Vec<(Scope, WebhookId)> =
+        ids.iter().map(|id| (scope.clone(), id.clone())).collect();
+    let each = service.store().get_each(&wanted).await.unwrap();
+    assert!(
+        matches!(each[1], Err(StoreError::Unreadable(_))),
+        "{:?}",
+        each[1]
+    );
+    for read in [&each[0], &each[2]] {
+        assert!(matches!(read, Ok(Some(_))));
+    }
+
     let error = service.webhook(&scope, broken.as_str()).await.unwrap_err();
     assert_eq!(error.code(), "webhook_unreadable");
     assert!(!error.is_retryable());
