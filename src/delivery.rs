@@ -413,7 +413,7 @@ fn instant(timestamp: i64) -> Result<DateTime<Utc>, DeliveryError> {
 /// Whether `webhook` gets `event`: enabled, same scope, filter matching the account. The
 /// store's indexed listing already chose by scope and account; both are checked again so
 /// that a store answering too much never sends an event where it does not belong.
-fn routes(webhook: &Webhook, event: &Event) -> bool {
+pub(crate) fn routes(webhook: &Webhook, event: &Event) -> bool {
     webhook.enabled()
         && webhook.scope() == event.scope()
         && webhook.account_filter().matches(event.account())
@@ -518,39 +518,17 @@ pub(crate) fn redelivery(
         .transpose()
 }
 
-impl<S: WebhookStore> Webhooks<S> {
-    /// The webhooks that get `event`, as [`deliveries`](Self::deliveries) routes, and those
-    /// that may (matched by the store's index but unreadable now: a secret that does not
-    /// open). The worker reads each again at every attempt, so an unreadable one is retried
-    /// as our own failure and routed properly once it reads again; no event is lost to it.
-    pub(crate) async fn targets(&self, event: &Event) -> Result<Vec<WebhookId>, DeliveryError> {
-        let listing = self
-            .store()
-            .list_readable(event.scope(), Some(event.account()))
-            .await
-            .map_err(DeliveryError::Store)?;
-        let mut targets: Vec<WebhookId> = listing
-            .webhooks
-            .into_iter()
-            .filter(|webhook| routes(webhook, event))
-            .map(|webhook| webhook.id().clone())
-            .collect();
-        targets.extend(
-            listing
-                .unreadable
-                .iter()
-                .map(|unreadable| unreadable.webhook_id().clone()),
-        );
-        Ok(targets)
-    }
-}
-
 impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
     /// Puts `event` in the delivery queue: one pending delivery per webhook that gets it (as
     /// [`deliveries`](Self::deliveries) routes), due now, the body stored once. A
     /// [`DeliveryWorker`](crate::DeliveryWorker) sends them, signing each attempt afresh.
     /// Enqueueing an event id already queued in the event's scope adds nothing, so a host
     /// that retries after a crash does not send twice. Answers the new deliveries.
+    ///
+    /// The store reads the webhooks and writes the deliveries in one step
+    /// ([`DeliveryStore::enqueue_routed`]): one statement on PostgreSQL. A webhook whose
+    /// secret cannot be read now still gets its delivery; the worker reads it again at
+    /// each attempt.
     ///
     /// ```
     /// use webhook_kit::{
@@ -577,8 +555,8 @@ impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
     }
 
     /// [`enqueue`](crate::Webhooks::enqueue) inside the host's transaction: the webhooks
-    /// are routed through the store's pool, the deliveries written on `conn`, so they
-    /// commit (or roll back) with the host's own writes — an outbox.
+    /// are read and the deliveries written on `conn`, so they commit (or roll back) with
+    /// the host's own writes — an outbox.
     ///
     /// ```no_run
     /// # async fn run(
@@ -605,10 +583,9 @@ impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
     where
         S: std::borrow::Borrow<crate::PostgresStore>,
     {
-        let targets = self.targets(event).await?;
         self.store()
             .borrow()
-            .enqueue_in(conn, event, &targets, chrono::Utc::now())
+            .enqueue_routed_in(conn, event, chrono::Utc::now())
             .await
             .map_err(crate::DeliveryError::Store)
     }
@@ -624,9 +601,8 @@ impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
         event: &Event,
         now: DateTime<Utc>,
     ) -> Result<Vec<DeliveryId>, DeliveryError> {
-        let targets = self.targets(event).await?;
         self.store()
-            .enqueue(event, &targets, now)
+            .enqueue_routed(event, now)
             .await
             .map_err(DeliveryError::Store)
     }

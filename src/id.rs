@@ -69,7 +69,7 @@ impl InvalidId {
 const WEBHOOK_ID_PREFIX: &str = "wh_";
 const WEBHOOK_ID_DIGITS: usize = 26;
 /// Crockford's base 32, lowercase: ascending in ASCII, so text order is numeric order.
-const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+pub(crate) const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const RANDOM_BITS: u32 = 80;
 
 /// The id of a webhook: `wh_` and 26 base-32 digits of a 128-bit value whose top 48 bits are
@@ -113,6 +113,14 @@ impl WebhookId {
 /// A 128-bit value: milliseconds since the epoch in the top 48 bits, random below, greater
 /// than every value this process returned before.
 fn next_time_ordered() -> u128 {
+    next_time_ordered_block(0)
+}
+
+/// The first of `2^bits` consecutive values reserved at once: [`next_time_ordered`] with
+/// the low `bits` zero (random above them), every value of the block greater than those
+/// this process returned before and smaller than those it returns after.
+fn next_time_ordered_block(bits: u32) -> u128 {
+    let block = (1u128 << bits) - 1;
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis())
@@ -121,12 +129,14 @@ fn next_time_ordered() -> u128 {
     SysRng
         .try_fill_bytes(&mut random)
         .expect("the operating system's random number generator failed");
-    let candidate = (millis << RANDOM_BITS) | (u128::from_be_bytes(random) >> (128 - RANDOM_BITS));
+    let candidate =
+        ((millis << RANDOM_BITS) | (u128::from_be_bytes(random) >> (128 - RANDOM_BITS))) & !block;
     let mut last = LAST_ID
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    *last = candidate.max(last.wrapping_add(1));
-    *last
+    let first = candidate.max((*last | block).wrapping_add(1));
+    *last = first | block;
+    first
 }
 
 fn encode_base32(prefix: &str, value: u128) -> String {
@@ -214,6 +224,10 @@ const DELIVERY_ID_PREFIX: &str = "dlv_";
 #[serde(try_from = "String", into = "String")]
 pub struct DeliveryId(String);
 
+/// How many low bits of a delivery id a block numbers (see [`DeliveryId::block`]): the
+/// last 6 of its 26 digits.
+pub(crate) const DELIVERY_BLOCK_BITS: u32 = 30;
+
 impl DeliveryId {
     /// Makes a new id, greater than every id this process made before.
     ///
@@ -227,6 +241,22 @@ impl DeliveryId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A block of `2^30` delivery ids reserved at once, for a store that numbers the
+    /// deliveries of one enqueue itself (in SQL): the ids are this text followed by 6 base-32
+    /// digits of the number, from `000000`. Numbered in order, they sort as their numbers
+    /// do, after every id this process made before and before every id it makes after.
+    /// 50 random bits stay above the number, so blocks made by other processes in the same
+    /// millisecond do not meet.
+    pub(crate) fn block() -> String {
+        let digits = (DELIVERY_BLOCK_BITS / 5) as usize;
+        let mut text = encode_base32(
+            DELIVERY_ID_PREFIX,
+            next_time_ordered_block(DELIVERY_BLOCK_BITS),
+        );
+        text.truncate(text.len() - digits);
+        text
     }
 }
 
@@ -382,6 +412,8 @@ impl EventId {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -393,6 +425,32 @@ mod tests {
             assert_eq!(next.as_str().parse::<WebhookId>().as_ref(), Ok(&next));
             previous = next;
         }
+    }
+
+    #[test]
+    fn a_block_of_delivery_ids_sorts_between_the_ids_around_it() {
+        let before = DeliveryId::generate();
+        let block = DeliveryId::block();
+        let after = DeliveryId::generate();
+        assert_eq!(
+            block.len(),
+            DELIVERY_ID_PREFIX.len() + WEBHOOK_ID_DIGITS - 6
+        );
+        let numbered = |number: u128| {
+            let digits = encode_base32("", number);
+            format!("{block}{}", &digits[digits.len() - 6..])
+        };
+        let (first, last) = (numbered(0), numbered((1 << DELIVERY_BLOCK_BITS) - 1));
+        assert!(first.ends_with("000000") && last.ends_with("zzzzzz"));
+        for id in [&first, &numbered(31), &numbered(32), &last] {
+            let id: DeliveryId = id.parse().unwrap();
+            assert!(before < id && id < after, "{before} < {id} < {after}");
+        }
+        assert!(numbered(31) < numbered(32));
+        assert!(
+            DeliveryId::block() > last,
+            "the next block comes after this one"
+        );
     }
 
     #[test]

@@ -181,6 +181,28 @@ impl DeliveryStore for MemoryStore {
         Ok(self.queue().enqueue(event, webhooks, now))
     }
 
+    async fn enqueue_routed(
+        &self,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryId>, StoreError> {
+        let targets: Vec<WebhookId> = {
+            let inner = self.read();
+            inner
+                .scopes
+                .get(event.scope())
+                .map_or_else(Vec::new, |index| {
+                    index
+                        .for_account(event.account(), None, usize::MAX)
+                        .iter()
+                        .filter(|webhook| crate::delivery::routes(webhook, event))
+                        .map(|webhook| webhook.id().clone())
+                        .collect()
+                })
+        };
+        Ok(self.queue().enqueue(event, &targets, now))
+    }
+
     async fn claim(
         &self,
         now: DateTime<Utc>,

@@ -393,4 +393,21 @@ impl PostgresStore {
         self.ready().await?;
         Self::enqueue_on(conn, event, webhooks, now).await
     }
+
+    /// [`DeliveryStore::enqueue_routed`](crate::DeliveryStore::enqueue_routed) on the
+    /// host's own connection or transaction: the webhooks are read and the deliveries
+    /// written there, so they commit (or roll back) with the host's data.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    pub async fn enqueue_routed_in(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        event: &crate::Event,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::DeliveryId>, StoreError> {
+        self.ready().await?;
+        Self::enqueue_routed_on(conn, event, now).await
+    }
 }

@@ -297,6 +297,24 @@ pub trait DeliveryStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<DeliveryId>, StoreError>> + Send;
 
+    /// Stores `event` (its body once) and one pending delivery of it per webhook that gets
+    /// it, due at `now`, reading the webhooks and writing the deliveries in one step (one
+    /// statement on PostgreSQL, one call on SQLite). The webhooks that get an event are
+    /// those [`Webhooks::deliveries`](crate::Webhooks::deliveries) signs for: enabled, in
+    /// the event's scope, with no account filter or one naming the event's account. An
+    /// event id already stored in the event's scope adds nothing; neither does an event
+    /// that no webhook gets (it is not stored). Answers the new deliveries' ids in the
+    /// order of their webhooks' ids.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    fn enqueue_routed(
+        &self,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<DeliveryId>, StoreError>> + Send;
+
     /// Claims at most `limit` deliveries due at `now` (pending and due, or in flight with an
     /// expired lease), earliest first: each gets a lease until `now + lease`, a fresh
     /// [`ClaimToken`] and one more attempt counted.
@@ -456,6 +474,14 @@ macro_rules! forward_delivery_store {
                 now: DateTime<Utc>,
             ) -> impl Future<Output = Result<Vec<DeliveryId>, StoreError>> + Send {
                 (**self).enqueue(event, webhooks, now)
+            }
+
+            fn enqueue_routed(
+                &self,
+                event: &Event,
+                now: DateTime<Utc>,
+            ) -> impl Future<Output = Result<Vec<DeliveryId>, StoreError>> + Send {
+                (**self).enqueue_routed(event, now)
             }
 
             fn claim(

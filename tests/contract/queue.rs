@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use webhook_kit::{
     AccountType, AttemptRecord, Claim, DeliveryId, DeliveryState, DeliveryStore, EndpointHealth,
     ErrorKind, Event, EventId, Finish, MAX_BATCH, MAX_KEPT_RESPONSE, Observation, QueuedDelivery,
-    Scope, StoreError, Trigger, WebhookId,
+    Scope, StoreError, Trigger, UpdateWebhookRequest, WebhookId, WebhookStore, Webhooks,
 };
 
 use super::{account, new_scope};
@@ -32,6 +32,8 @@ macro_rules! delivery_store_contract {
             enqueue_adds_one_pending_delivery_per_webhook,
             enqueue_of_a_known_event_adds_nothing,
             enqueue_without_webhooks_adds_nothing,
+            enqueue_routed_queues_one_delivery_per_webhook_that_gets_the_event,
+            enqueue_routed_numbers_many_deliveries_in_webhook_order,
             claim_takes_due_deliveries_earliest_first_up_to_the_limit,
             claim_counts_an_attempt_and_gives_a_fresh_token,
             claimed_deliveries_are_not_claimed_again_while_leased,
@@ -248,6 +250,178 @@ pub async fn enqueue_without_webhooks_adds_nothing<S: DeliveryStore>(store: S) {
     let event = event(&scope);
     assert!(store.enqueue(&event, &[], at(0)).await.unwrap().is_empty());
     assert!(claim_all(&store, at(100)).await.is_empty());
+}
+
+/// Creates a webhook in `scope` filtered on `accounts` through `webhooks`, disabled when
+/// `enabled` is false; answers its id.
+async fn created<S: WebhookStore>(
+    webhooks: &Webhooks<S>,
+    scope: &Scope,
+    accounts: &[&str],
+    enabled: bool,
+) -> WebhookId {
+    let id = webhooks
+        .create(scope, super::create_request("routed", accounts))
+        .await
+        .unwrap()
+        .webhook()
+        .id()
+        .clone();
+    if !enabled {
+        let update =
+            UpdateWebhookRequest::new(super::url("routed").parse().unwrap()).with_enabled(false);
+        webhooks.update(scope, id.as_str(), update).await.unwrap();
+    }
+    id
+}
+
+/// The webhooks of `scope` with a delivery of `event`, and those deliveries' ids.
+async fn queued_for<S: WebhookStore + DeliveryStore>(
+    webhooks: &Webhooks<S>,
+    scope: &Scope,
+    event: &Event,
+) -> (Vec<WebhookId>, Vec<DeliveryId>) {
+    let (mut targets, mut ids) = (Vec::new(), Vec::new());
+    for webhook in webhooks.store().list(scope, None).await.unwrap() {
+        for delivery in webhooks
+            .store()
+            .deliveries(scope, webhook.id(), None, None, MAX_BATCH)
+            .await
+            .unwrap()
+        {
+            if &delivery.event_id == event.id() {
+                targets.push(webhook.id().clone());
+                ids.push(delivery.id);
+            }
+        }
+    }
+    ids.sort();
+    (targets, ids)
+}
+
+pub async fn enqueue_routed_queues_one_delivery_per_webhook_that_gets_the_event<
+    S: WebhookStore + DeliveryStore,
+>(
+    store: S,
+) {
+    let webhooks = Webhooks::new(store);
+    let scope = new_scope(AccountType::Live);
+    let all = created(&webhooks, &scope, &[], true).await;
+    let named = created(&webhooks, &scope, &["acc_1", "acc_3"], true).await;
+    let _elsewhere = created(&webhooks, &scope, &["acc_2"], true).await;
+    let _disabled = created(&webhooks, &scope, &[], false).await;
+    let _disabled_named = created(&webhooks, &scope, &["acc_1"], false).await;
+    // Same organisation, other account type: another scope.
+    let test_scope = Scope::new(scope.organization().clone(), AccountType::Test);
+    let other_scope = created(&webhooks, &test_scope, &[], true).await;
+
+    let event = event(&scope);
+    let ids = webhooks
+        .store()
+        .enqueue_routed(&event, at(0))
+        .await
+        .unwrap();
+    let signed: Vec<WebhookId> = webhooks
+        .deliveries(&event, at(0).timestamp())
+        .await
+        .unwrap()
+        .iter()
+        .map(|delivery| delivery.webhook_id().clone())
+        .collect();
+    assert_eq!(
+        signed,
+        [all.clone(), named.clone()],
+        "the routing of deliveries"
+    );
+    let (targets, queued) = queued_for(&webhooks, &scope, &event).await;
+    assert_eq!(targets, signed, "queued exactly where deliveries route");
+    assert_eq!(ids, queued, "answers the new deliveries, in webhook order");
+    for id in &ids {
+        let delivery = state(webhooks.store(), &scope, id).await;
+        assert_eq!(delivery.state, DeliveryState::Pending);
+        assert_eq!(delivery.due_at, Some(at(0)));
+        assert_eq!(delivery.created_at, at(0));
+        assert_eq!(delivery.attempts, 0);
+    }
+    assert!(
+        webhooks
+            .store()
+            .deliveries(&test_scope, &other_scope, None, None, MAX_BATCH)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claims = claim_all(webhooks.store(), at(0)).await;
+    assert_eq!(claims.len(), 2);
+    assert!(
+        claims
+            .iter()
+            .all(|claim| claim.event.body() == event.body())
+    );
+
+    // The same event again adds nothing.
+    assert!(
+        webhooks
+            .store()
+            .enqueue_routed(&event, at(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(queued_for(&webhooks, &scope, &event).await.1, queued);
+
+    // An event no webhook gets is not stored: once a webhook gets it, it is queued.
+    let lonely = new_scope(AccountType::Live);
+    let unrouted = super::queue::event(&lonely);
+    let none = webhooks.store().enqueue_routed(&unrouted, at(0)).await;
+    assert!(none.unwrap().is_empty());
+    let late = created(&webhooks, &lonely, &["acc_1"], true).await;
+    let ids = webhooks
+        .store()
+        .enqueue_routed(&unrouted, at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        queued_for(&webhooks, &lonely, &unrouted).await,
+        (vec![late], ids)
+    );
+}
+
+pub async fn enqueue_routed_numbers_many_deliveries_in_webhook_order<
+    S: WebhookStore + DeliveryStore,
+>(
+    store: S,
+) {
+    let webhooks = Webhooks::new(store);
+    let scope = new_scope(AccountType::Live);
+    // Past 32, so that the numbers take two digits.
+    let mut created_ids = Vec::new();
+    for n in 0..40 {
+        let accounts: &[&str] = if n % 2 == 0 { &[] } else { &["acc_1"] };
+        created_ids.push(created(&webhooks, &scope, accounts, true).await);
+    }
+    let before = DeliveryId::generate();
+    let event = event(&scope);
+    let ids = webhooks
+        .store()
+        .enqueue_routed(&event, at(0))
+        .await
+        .unwrap();
+    let after = DeliveryId::generate();
+    assert_eq!(ids.len(), 40);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 40, "distinct ids");
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "in order");
+    assert!(before < ids[0] && ids[39] < after, "time-ordered");
+    let (targets, queued) = queued_for(&webhooks, &scope, &event).await;
+    assert_eq!(targets, created_ids);
+    assert_eq!(queued, ids);
+    // The n-th id goes to the n-th webhook.
+    for (id, webhook) in ids.iter().zip(&created_ids) {
+        assert_eq!(
+            &state(webhooks.store(), &scope, id).await.webhook_id,
+            webhook
+        );
+    }
 }
 
 pub async fn claim_takes_due_deliveries_earliest_first_up_to_the_limit<S: DeliveryStore>(store: S) {

@@ -76,9 +76,20 @@ macro_rules! health_read_sql {
 /// webhook id in the JSON array `$7`), as both dialects' enqueue writes them.
 macro_rules! enqueue_columns {
     (event) => {
+        concat!(
+            enqueue_columns!(event_into),
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+        )
+    };
+    (event_select) => {
+        concat!(
+            enqueue_columns!(event_into),
+            "SELECT $1, $2, $3, $4, $5, $6"
+        )
+    };
+    (event_into) => {
         "INSERT INTO webhook_kit_events \
-         (organization, account_type, event_id, account_id, body, created_at_ns) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+         (organization, account_type, event_id, account_id, body, created_at_ns) "
     };
     (deliveries) => {
         "INSERT INTO webhook_kit_deliveries \
@@ -86,6 +97,92 @@ macro_rules! enqueue_columns {
           due_at_ns, claim_token, created_at_ns, updated_at_ns) "
     };
 }
+
+/// The webhooks that get the event of `$1`, `$2` (organization, account type) and `$4`
+/// (account), as `r`: `webhook_id`, and `n` their number from 0 in id order. As
+/// [`Webhooks::deliveries`](crate::Webhooks::deliveries) routes: enabled, in the event's
+/// scope, with no account filter (`$unfiltered`, the dialect's test on `w`) or one naming
+/// the account; read through the same indexes as the per-account listing.
+macro_rules! routed_sql {
+    ($unfiltered:literal) => {
+        concat!(
+            "(SELECT webhook_id, row_number() OVER (ORDER BY webhook_id) - 1 AS n FROM (",
+            "SELECT w.id AS webhook_id FROM webhook_kit_webhooks w ",
+            "WHERE w.organization = $1 AND w.account_type = $2 AND w.enabled AND ",
+            $unfiltered,
+            " UNION ALL SELECT a.webhook_id FROM webhook_kit_webhook_accounts a ",
+            "JOIN webhook_kit_webhooks w ON w.id = a.webhook_id ",
+            "WHERE a.organization = $1 AND a.account_type = $2 AND a.account_id = $4 ",
+            "AND w.enabled) AS matching) AS r"
+        )
+    };
+}
+
+/// The id of the routed delivery `r.n`: the block `$7` (see `DeliveryId::block`) and 6
+/// base-32 digits of `r.n`, most significant first.
+macro_rules! numbered_delivery_id_sql {
+    () => {
+        concat!(
+            "$7",
+            numbered_delivery_id_sql!(25),
+            numbered_delivery_id_sql!(20),
+            numbered_delivery_id_sql!(15),
+            numbered_delivery_id_sql!(10),
+            numbered_delivery_id_sql!(5),
+            numbered_delivery_id_sql!(0)
+        )
+    };
+    ($shift:literal) => {
+        concat!(
+            " || substr('0123456789abcdefghjkmnpqrstvwxyz', CAST(((r.n >> ",
+            $shift,
+            ") & 31) + 1 AS integer), 1)"
+        )
+    };
+}
+
+/// The values of a routed delivery, after its id (`$1`, `$2`, `$3`, `$6`: organization,
+/// account type, event id, now).
+macro_rules! routed_delivery_values_sql {
+    () => {
+        ", $1, $2, r.webhook_id, $3, 'pending', 'scheduled', 0, $6, NULL, $6, $6 "
+    };
+}
+
+/// Inserts an event (`$1`..`$6`) and one pending delivery per webhook that gets it,
+/// numbered in the id block `$7`, answering their ids; only when the event is new and at
+/// least one webhook gets it (otherwise it changes nothing, as an enqueue to no webhook).
+/// One statement, atomic on its own. `$unfiltered` as for [`routed_sql!`].
+#[cfg(feature = "postgres")]
+const POSTGRES_ENQUEUE_ROUTED: &str = concat!(
+    "WITH r AS (SELECT * FROM ",
+    routed_sql!("cardinality(w.account_ids) = 0"),
+    "), event AS (",
+    enqueue_columns!(event_select),
+    " WHERE EXISTS (SELECT 1 FROM r) ON CONFLICT DO NOTHING RETURNING event_id) ",
+    enqueue_columns!(deliveries),
+    "SELECT ",
+    numbered_delivery_id_sql!(),
+    routed_delivery_values_sql!(),
+    "FROM r WHERE EXISTS (SELECT 1 FROM event) RETURNING id"
+);
+
+/// The same as one script of two statements (the group commit's savepoint makes it
+/// atomic): the deliveries are inserted only when the event's insert changed a row.
+#[cfg(feature = "sqlite")]
+const SQLITE_ENQUEUE_ROUTED: &str = concat!(
+    enqueue_columns!(event_select),
+    " WHERE EXISTS (SELECT 1 FROM ",
+    routed_sql!("w.account_ids = '[]'"),
+    ") ON CONFLICT DO NOTHING; ",
+    enqueue_columns!(deliveries),
+    "SELECT ",
+    numbered_delivery_id_sql!(),
+    routed_delivery_values_sql!(),
+    "FROM ",
+    routed_sql!("w.account_ids = '[]'"),
+    " WHERE changes() = 1 RETURNING id"
+);
 
 /// Inserts an event and, only if it is new, one pending delivery per pair of `$7`: one
 /// statement (a data-modifying CTE), atomic on its own; it changes no row for an event
@@ -180,6 +277,10 @@ pub(crate) struct Dialect {
     /// array of `[delivery id, webhook id]` pairs. Changes no row when the event is stored
     /// already.
     pub(crate) enqueue: &'static str,
+    /// The event and its deliveries to the webhooks that get it (routed in SQL): the
+    /// event's parameters `$1`..`$6`, then `$7` the block of the deliveries' ids. Answers
+    /// their ids; none when the event is stored already or no webhook gets it.
+    pub(crate) enqueue_routed: &'static str,
     /// The fenced [`FINISH`] (`$1`..`$5`), the attempt (`$6`..`$13`, as [`AttemptValues`]
     /// orders them) and, for a delivered finish, the reset of the webhook's health
     /// (`$14`..`$16`: organization, account type, webhook id). Answers at least one row
@@ -194,6 +295,7 @@ pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
     claim: claim_sql!(" FOR UPDATE SKIP LOCKED"),
     health_read: health_read_sql!(" FOR UPDATE"),
     enqueue: POSTGRES_ENQUEUE,
+    enqueue_routed: POSTGRES_ENQUEUE_ROUTED,
     record: POSTGRES_FINISH_RECORDED,
 };
 
@@ -204,6 +306,7 @@ pub(crate) const SQLITE_DIALECT: Dialect = Dialect {
     claim: claim_sql!(""),
     health_read: health_read_sql!(""),
     enqueue: SQLITE_ENQUEUE,
+    enqueue_routed: SQLITE_ENQUEUE_ROUTED,
     record: SQLITE_FINISH_RECORDED,
 };
 
@@ -438,6 +541,16 @@ pub(crate) fn health_from(columns: HealthColumns) -> EndpointHealth {
     }
 }
 
+/// The ids a routed enqueue answered, checked and in order (the order of their webhooks).
+pub(crate) fn numbered_ids(ids: Vec<String>) -> Result<Vec<DeliveryId>, StoreError> {
+    let mut ids = ids
+        .into_iter()
+        .map(|id| id.parse().map_err(|_| corrupt("id")))
+        .collect::<Result<Vec<DeliveryId>, StoreError>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 pub(crate) fn health_values(health: &EndpointHealth) -> Result<HealthColumns, StoreError> {
     let column = |time: Option<DateTime<Utc>>, name| time.map(|at| nanos(at, name)).transpose();
     Ok((
@@ -495,6 +608,30 @@ macro_rules! sql_delivery_store {
                 } else {
                     pairs.into_iter().map(|(id, _)| id).collect()
                 })
+            }
+
+            /// Enqueues on `conn` to the webhooks that get the event, routed by the
+            /// statement itself, as [`DeliveryStore::enqueue_routed`](crate::DeliveryStore::enqueue_routed).
+            async fn enqueue_routed_on(
+                conn: &mut $conn,
+                event: &$crate::Event,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::DeliveryId>, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                let now = q::nanos(now, "created_at_ns")?;
+                let scope = event.scope();
+                let ids: Vec<String> = sqlx::query_scalar($dialect.enqueue_routed)
+                    .bind(scope.organization().as_str())
+                    .bind(scope.account_type().to_string())
+                    .bind(event.id().as_str())
+                    .bind(event.account().as_str())
+                    .bind(event.body())
+                    .bind(now)
+                    .bind($crate::DeliveryId::block())
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+                q::numbered_ids(ids)
             }
 
             /// The claim's one statement on `conn`, as [`DeliveryStore::claim`](crate::DeliveryStore::claim).
@@ -667,6 +804,19 @@ macro_rules! sql_delivery_store {
                 let (event, webhooks) = (event.clone(), webhooks.to_vec());
                 self.write(move |conn| {
                     Box::pin(async move { Self::enqueue_on(conn, &event, &webhooks, now).await })
+                })
+                .await
+            }
+
+            async fn enqueue_routed(
+                &self,
+                event: &$crate::Event,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::DeliveryId>, $crate::StoreError> {
+                self.ready().await?;
+                let event = event.clone();
+                self.write(move |conn| {
+                    Box::pin(async move { Self::enqueue_routed_on(conn, &event, now).await })
                 })
                 .await
             }
@@ -973,3 +1123,15 @@ macro_rules! sql_delivery_store {
     };
 }
 pub(crate) use sql_delivery_store;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn routed_ids_use_the_alphabet_of_delivery_ids() {
+        let alphabet = std::str::from_utf8(crate::id::ALPHABET).unwrap();
+        let digit = numbered_delivery_id_sql!(0);
+        assert!(digit.contains(&format!("substr('{alphabet}', ")), "{digit}");
+    }
+}
