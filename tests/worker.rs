@@ -1213,7 +1213,7 @@ async fn a_claimed_batch_reads_its_webhooks_in_one_statement() {
     assert_eq!(receiver.count(), 12);
     // One read of the batch's webhooks, none one by one.
     assert_eq!(
-        calls_of(&pool, "FROM webhook_kit_webhooks w WHERE w.id IN").await,
+        calls_of(&pool, "FROM webhook_kit_webhooks w WHERE w.id = ANY").await,
         1
     );
     assert_eq!(

@@ -284,13 +284,18 @@ impl PostgresStore {
             select_columns!(),
             " FROM webhook_kit_webhooks w WHERE w.id = $1"
         ),
-        rows_of_ids: concat!(
-            "SELECT ",
-            select_columns!(),
-            " FROM webhook_kit_webhooks w WHERE w.id IN (SELECT jsonb_array_elements_text($1::jsonb))"
-        ),
+        rows_of_ids: ROWS_OF_IDS,
     }
 }
+
+/// The webhooks whose ids are in the JSON array `$1`, looked up by primary key (an array,
+/// not `IN (subquery)`: see `ids_among!` in the queue's SQL).
+const ROWS_OF_IDS: &str = concat!(
+    "SELECT ",
+    select_columns!(),
+    " FROM webhook_kit_webhooks w \
+     WHERE w.id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))"
+);
 
 impl WebhookStore for PostgresStore {
     async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
@@ -409,5 +414,86 @@ impl PostgresStore {
     ) -> Result<Vec<crate::DeliveryId>, StoreError> {
         self.ready().await?;
         Self::enqueue_routed_on(conn, event, now).await
+    }
+}
+
+#[cfg(test)]
+#[path = "../../tests/support/postgres.rs"]
+mod test_server;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::store::sql::queue::POSTGRES_DIALECT;
+
+    /// The plan of `sql` prepared on `conn` as the generic plan a pooled prepared statement
+    /// ends up with, `arguments` given to `EXPLAIN EXECUTE`.
+    async fn generic_plan(
+        conn: &mut sqlx::PgConnection,
+        name: &str,
+        sql: &str,
+        arguments: &str,
+    ) -> Vec<String> {
+        sqlx::query("SET plan_cache_mode = force_generic_plan")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let prepare = sqlx::AssertSqlSafe(format!("PREPARE {name} AS {sql}"));
+        sqlx::raw_sql(prepare).execute(&mut *conn).await.unwrap();
+        let explain = sqlx::AssertSqlSafe(format!("EXPLAIN EXECUTE {name}({arguments})"));
+        sqlx::query_scalar(explain)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+    }
+
+    /// A young queue grows fast before PostgreSQL first analyses its tables; without
+    /// statistics an `IN (subquery)` was planned as a hash join over a sequential scan of
+    /// every delivery, on every claim. The queue's statements must find their rows through
+    /// indexes whatever the statistics.
+    #[tokio::test]
+    async fn queue_statements_use_indexes_on_a_large_table_never_analysed() {
+        let store = PostgresStore::connect(&test_server::fresh_database().await)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let mut conn = store.pool().acquire().await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO webhook_kit_events SELECT 'org', 'live', 'ev' || g, 'acc', '', 0 \
+             FROM generate_series(1, 20000) g; \
+             INSERT INTO webhook_kit_deliveries SELECT 'dlv_' || g, 'org', 'live', 'wh_1', \
+             'ev' || g, 'delivered', 'scheduled', 1, NULL, NULL, g, g \
+             FROM generate_series(1, 20000) g; \
+             INSERT INTO webhook_kit_webhooks (id, organization, account_type, url, enabled, \
+             account_ids, created_at_ns, secret, revision) SELECT 'wh_' || g, 'org', 'live', \
+             'https://example.com', true, '{}', 0, '', 1 FROM generate_series(1, 20000) g",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let statements = [
+            ("claim", POSTGRES_DIALECT.claim, "1, 'token', 1, 16"),
+            (
+                "recover",
+                POSTGRES_DIALECT.recover,
+                "1, 'org', 'live', 'wh_1', 0, 16",
+            ),
+            ("rows_of_ids", ROWS_OF_IDS, "'[\"wh_1\", \"wh_2\"]'"),
+            (
+                "record",
+                POSTGRES_DIALECT.record,
+                "'delivered', NULL::bigint, 1, 'dlv_1', 'token', 1, 'scheduled', 1, 1, \
+                 NULL::text, 200, NULL::text, ''::bytea, 'org', 'live', 'wh_1'",
+            ),
+        ];
+        for (name, sql, arguments) in statements {
+            let plan = generic_plan(&mut conn, name, sql, arguments).await;
+            assert!(
+                plan.iter().all(|step| !step.contains("Seq Scan")),
+                "{name}: {plan:#?}"
+            );
+        }
     }
 }

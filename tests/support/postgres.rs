@@ -238,11 +238,17 @@ pub fn shared_url() -> &'static str {
 pub async fn fresh_database() -> String {
     use sqlx::Connection as _;
     let shared = shared_url();
+    // Unique across runs and the test binaries sharing a server: the time, the process id
+    // and a counter. No crate path, so that the crate's own unit tests can include this
+    // file too.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
     let name = format!(
-        "webhook_kit_{}",
-        webhook_kit::WebhookId::generate()
-            .as_str()
-            .trim_start_matches("wh_")
+        "webhook_kit_{nanos}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     let mut connection = sqlx::PgConnection::connect(shared)
         .await

@@ -28,20 +28,59 @@ use crate::webhook::Scope;
 /// Claims up to `$4` rows due at `$3`: lease end `$1`, token `$2`. Final rows have no due
 /// time; in-flight rows are due when their lease ends. `$lock` locks the due rows. One
 /// statement answers what it claimed, with the event (account, body) of each row.
+/// `$dialect` (`postgres` or `sqlite`) chooses how the due rows are matched ([`ids_among!`]).
 macro_rules! claim_sql {
-    ($lock:literal) => {
+    ($dialect:ident, $lock:literal) => {
         concat!(
             "UPDATE webhook_kit_deliveries SET state = 'in_flight', attempts = attempts + 1, ",
             "due_at_ns = $1, claim_token = $2, updated_at_ns = $3 ",
-            "WHERE id IN (SELECT id FROM webhook_kit_deliveries ",
+            "WHERE id ",
+            ids_among!($dialect, open),
+            "SELECT id FROM webhook_kit_deliveries ",
             "WHERE due_at_ns IS NOT NULL AND due_at_ns <= $3 ",
             "ORDER BY due_at_ns, id LIMIT $4",
             $lock,
-            ") RETURNING id, organization, account_type, webhook_id, event_id, attempts, ",
+            ids_among!($dialect, close),
+            " RETURNING id, organization, account_type, webhook_id, event_id, attempts, ",
             "trigger_kind, ",
             claimed_event_sql!("account_id"),
             ", ",
             claimed_event_sql!("body")
+        )
+    };
+}
+
+/// "Among the ids of this subquery", as each dialect's planner then looks the rows up by
+/// primary key whatever its statistics say: `open`, the subquery, `close`. On PostgreSQL an
+/// array: an `IN (subquery)` there may be planned, until the table is first analysed (a
+/// young queue growing fast), as a hash join over a sequential scan of every row.
+macro_rules! ids_among {
+    (postgres, open) => {
+        "= ANY(ARRAY("
+    };
+    (postgres, close) => {
+        "))"
+    };
+    (sqlite, open) => {
+        "IN ("
+    };
+    (sqlite, close) => {
+        ")"
+    };
+}
+
+/// The failed deliveries of a webhook (`$2`..`$4`) enqueued since `$5`, oldest first, at
+/// most `$6`, become pending for a manual attempt at `$1`.
+macro_rules! recover_sql {
+    ($dialect:ident) => {
+        concat!(
+            "UPDATE webhook_kit_deliveries SET state = 'pending', due_at_ns = $1, ",
+            "updated_at_ns = $1, trigger_kind = 'manual' WHERE state = 'failed' AND id ",
+            ids_among!($dialect, open),
+            "SELECT id FROM webhook_kit_deliveries WHERE organization = $2 ",
+            "AND account_type = $3 AND webhook_id = $4 AND state = 'failed' ",
+            "AND created_at_ns >= $5 ORDER BY id LIMIT $6",
+            ids_among!($dialect, close)
         )
     };
 }
@@ -271,6 +310,8 @@ const SQLITE_FINISH_RECORDED: &str = concat!(
 pub(crate) struct Dialect {
     /// The claim.
     pub(crate) claim: &'static str,
+    /// [`recover_sql!`].
+    pub(crate) recover: &'static str,
     /// The read of a health row before its update.
     pub(crate) health_read: &'static str,
     /// The event and its deliveries: the event's parameters `$1`..`$6`, then `$7` the JSON
@@ -292,7 +333,8 @@ pub(crate) struct Dialect {
 /// PostgreSQL: due rows locked by another worker's claim are skipped, not waited for.
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
-    claim: claim_sql!(" FOR UPDATE SKIP LOCKED"),
+    claim: claim_sql!(postgres, " FOR UPDATE SKIP LOCKED"),
+    recover: recover_sql!(postgres),
     health_read: health_read_sql!(" FOR UPDATE"),
     enqueue: POSTGRES_ENQUEUE,
     enqueue_routed: POSTGRES_ENQUEUE_ROUTED,
@@ -303,7 +345,8 @@ pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
 /// write) holds the database's write lock.
 #[cfg(feature = "sqlite")]
 pub(crate) const SQLITE_DIALECT: Dialect = Dialect {
-    claim: claim_sql!(""),
+    claim: claim_sql!(sqlite, ""),
+    recover: recover_sql!(sqlite),
     health_read: health_read_sql!(""),
     enqueue: SQLITE_ENQUEUE,
     enqueue_routed: SQLITE_ENQUEUE_ROUTED,
@@ -349,12 +392,6 @@ pub(crate) const REDELIVER: &str = "UPDATE webhook_kit_deliveries SET state = 'p
      due_at_ns = $1, updated_at_ns = $1, \
      trigger_kind = CASE WHEN state = 'pending' THEN trigger_kind ELSE 'manual' END \
      WHERE id = $2 AND organization = $3 AND account_type = $4 AND state <> 'in_flight'";
-
-pub(crate) const RECOVER: &str = "UPDATE webhook_kit_deliveries SET state = 'pending', \
-     due_at_ns = $1, updated_at_ns = $1, trigger_kind = 'manual' \
-     WHERE state = 'failed' AND id IN (SELECT id FROM webhook_kit_deliveries \
-     WHERE organization = $2 AND account_type = $3 AND webhook_id = $4 AND state = 'failed' \
-     AND created_at_ns >= $5 ORDER BY id LIMIT $6)";
 
 pub(crate) const CANCEL: &str = "UPDATE webhook_kit_deliveries SET state = 'cancelled', \
      due_at_ns = NULL, claim_token = NULL, updated_at_ns = $1 \
@@ -965,7 +1002,7 @@ macro_rules! sql_delivery_store {
             ) -> Result<usize, $crate::StoreError> {
                 use $crate::store::sql::queue as q;
                 self.ready().await?;
-                let updated = sqlx::query(q::RECOVER)
+                let updated = sqlx::query($dialect.recover)
                     .bind(q::nanos(now, "due_at_ns")?)
                     .bind(scope.organization().as_str())
                     .bind(scope.account_type().to_string())
