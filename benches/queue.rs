@@ -3,7 +3,7 @@
 //! each signature; 16 tasks enqueue and the worker has 16 attempts in flight, as the bare
 //! transport has 16 requests in flight. Prints deliveries per second for each and the
 //! ratio to the bare rate; then, for the SQL stores, the enqueue alone (no worker: the
-//! ceiling the enqueue sets) and the worker alone (draining 500 deliveries enqueued
+//! ceiling the enqueue sets) and the worker alone (draining `DELIVERIES` deliveries enqueued
 //! beforehand), and the statements per delivery PostgreSQL counted (`pg_stat_statements`,
 //! which the test server loads).
 //!
@@ -14,6 +14,12 @@
 //! Not criterion: one measurement is a whole flow of `DELIVERIES` deliveries; the rounds
 //! alternate between contenders so that load on the machine falls on all alike, and the
 //! median round is reported.
+//!
+//! Every contender is timed warm, as a running service is: before its clock starts it
+//! delivers `WARM_UP` deliveries the same way (the bare transport sends them; a queue
+//! enqueues and delivers them), so that the transport's TLS connections and a store's
+//! pooled connections (PostgreSQL: a backend each, its statements prepared) are open.
+//! All contenders share one transport.
 
 #[path = "../tests/support/https.rs"]
 mod https;
@@ -34,9 +40,13 @@ use webhook_kit::{
 };
 
 const HOST: &str = "hooks.example.test";
-const DELIVERIES: usize = 500;
+/// Timed deliveries per contender and round: enough that the bare transport, the fastest,
+/// runs for about a tenth of a second.
+const DELIVERIES: usize = 2000;
 const CONCURRENCY: usize = 16;
 const ROUNDS: usize = 5;
+/// Deliveries made before a contender's clock starts, to open its connections.
+const WARM_UP: usize = 2 * CONCURRENCY;
 
 fn transport(cert: &Cert) -> HttpsTransport {
     HttpsTransport::builder()
@@ -55,7 +65,8 @@ fn body(n: usize) -> Vec<u8> {
 }
 
 struct Flow {
-    cert: Cert,
+    /// Shared by every contender, so that its connections stay open between them.
+    transport: HttpsTransport,
     receiver: Receiver,
     webhook: Webhook,
     scope: Scope,
@@ -78,7 +89,7 @@ impl Flow {
             .parse()
             .expect("url");
         Self {
-            cert,
+            transport: transport(&cert),
             receiver,
             webhook: Webhook::from_parts(parts),
             scope,
@@ -86,7 +97,11 @@ impl Flow {
     }
 
     fn events(&self) -> Vec<Event> {
-        (0..DELIVERIES)
+        self.events_of(DELIVERIES)
+    }
+
+    fn events_of(&self, count: usize) -> Vec<Event> {
+        (0..count)
             .map(|n| {
                 Event::new(
                     EventId::generate(),
@@ -98,17 +113,26 @@ impl Flow {
             .collect()
     }
 
-    /// The bare transport: sign and send each event once, `CONCURRENCY` at a time.
+    /// The bare transport: sign and send each event once, `CONCURRENCY` at a time (after
+    /// the warm-up, sent the same way).
     async fn bare(&self) -> Duration {
-        let transport = Arc::new(transport(&self.cert));
+        let transport = Arc::new(self.transport.clone());
+        self.send_all(&transport, self.events_of(WARM_UP)).await;
         let events = self.events();
         let before = self.receiver.count();
         let start = Instant::now();
+        self.send_all(&transport, events).await;
+        let elapsed = start.elapsed();
+        assert_eq!(self.receiver.count() - before, DELIVERIES);
+        elapsed
+    }
+
+    async fn send_all(&self, transport: &Arc<HttpsTransport>, events: Vec<Event>) {
         let permits = Arc::new(Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
         for event in events {
             let permit = Arc::clone(&permits).acquire_owned().await.expect("permit");
-            let (transport, webhook) = (Arc::clone(&transport), self.webhook.clone());
+            let (transport, webhook) = (Arc::clone(transport), self.webhook.clone());
             tasks.spawn(async move {
                 let delivery =
                     Delivery::new(webhook, &event, chrono::Utc::now().timestamp()).expect("sign");
@@ -118,9 +142,6 @@ impl Flow {
             });
         }
         while tasks.join_next().await.is_some() {}
-        let elapsed = start.elapsed();
-        assert_eq!(self.receiver.count() - before, DELIVERIES);
-        elapsed
     }
 
     /// The enqueue alone, as in [`queued`](Self::queued) but with no worker: the ceiling
@@ -129,8 +150,10 @@ impl Flow {
     where
         S: WebhookStore + DeliveryStore + Clone + 'static,
     {
+        let webhooks = Webhooks::new(store);
+        enqueue_all(&webhooks, self.events_of(WARM_UP)).await;
         let start = Instant::now();
-        enqueue_all(&Webhooks::new(store), self.events()).await;
+        enqueue_all(&webhooks, self.events()).await;
         start.elapsed()
     }
 
@@ -141,18 +164,35 @@ impl Flow {
     where
         S: WebhookStore + DeliveryStore + Clone + 'static,
     {
-        let events = self.events();
-        let before = self.receiver.count();
-        let worker = DeliveryWorker::builder(store.clone(), transport(&self.cert))
+        let worker = DeliveryWorker::builder(store.clone(), self.transport.clone())
             .concurrency(CONCURRENCY)
             .batch_size(CONCURRENCY)
             .poll_interval(Duration::from_millis(2))
             .build()
             .expect("worker");
         let webhooks = Webhooks::new(store);
+        self.deliver(&worker, &webhooks, self.events_of(WARM_UP), false)
+            .await;
+        self.deliver(&worker, &webhooks, self.events(), enqueued_before)
+            .await
+    }
+
+    /// Delivers `events` through `worker`, timed from the worker's start (after the
+    /// enqueue when `enqueued_before`) to the last delivery's arrival.
+    async fn deliver<S>(
+        &self,
+        worker: &DeliveryWorker<S, HttpsTransport>,
+        webhooks: &Webhooks<S>,
+        events: Vec<Event>,
+        enqueued_before: bool,
+    ) -> Duration
+    where
+        S: WebhookStore + DeliveryStore + Clone + 'static,
+    {
+        let (count, before) = (events.len(), self.receiver.count());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let events = if enqueued_before {
-            enqueue_all(&webhooks, events).await;
+            enqueue_all(webhooks, events).await;
             Vec::new()
         } else {
             events
@@ -168,15 +208,15 @@ impl Flow {
                     .await
             }
         });
-        enqueue_all(&webhooks, events).await;
+        enqueue_all(webhooks, events).await;
         let deadline = Instant::now() + Duration::from_secs(120);
-        while self.receiver.count() - before < DELIVERIES && Instant::now() < deadline {
+        while self.receiver.count() - before < count && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let elapsed = start.elapsed();
         stop.send(()).ok();
         running.await.expect("worker");
-        assert_eq!(self.receiver.count() - before, DELIVERIES, "all delivered");
+        assert_eq!(self.receiver.count() - before, count, "all delivered");
         elapsed
     }
 }
@@ -187,7 +227,7 @@ where
     S: WebhookStore + DeliveryStore + Clone + 'static,
 {
     let mut enqueuers = tokio::task::JoinSet::new();
-    for chunk in events.chunks(DELIVERIES.div_ceil(CONCURRENCY)) {
+    for chunk in events.chunks(events.len().div_ceil(CONCURRENCY).max(1)) {
         let (webhooks, chunk) = (webhooks.clone(), chunk.to_vec());
         enqueuers.spawn(async move {
             for event in &chunk {
@@ -236,7 +276,7 @@ async fn latency(
     per_second: u64,
     seconds: u64,
 ) -> Vec<Duration> {
-    let worker = DeliveryWorker::builder(store.clone(), transport(&flow.cert))
+    let worker = DeliveryWorker::builder(store.clone(), flow.transport.clone())
         .concurrency(CONCURRENCY)
         .batch_size(CONCURRENCY)
         .poll_interval(Duration::from_millis(10))
@@ -356,7 +396,8 @@ fn main() {
             results[3].1.push(flow.queued(pg.clone(), false).await);
             breakdown = statements(&pg).await;
             let calls: i64 = breakdown.iter().map(|row| row.1).sum();
-            per_delivery.push(calls as f64 / DELIVERIES as f64);
+            // The warm-up's deliveries are counted too: they ran since the reset.
+            per_delivery.push(calls as f64 / (DELIVERIES + WARM_UP) as f64);
             let sqlite = sqlite_with(path("enqueue"), &flow.webhook).await;
             results[4].1.push(flow.enqueue_only(sqlite).await);
             results[5]
