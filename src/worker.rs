@@ -32,6 +32,8 @@
 //! # Ok(()) }
 //! ```
 
+mod finishes;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -245,6 +247,7 @@ where
                 transport: self.transport,
                 settings: self.settings,
                 slots: Mutex::new(HashMap::new()),
+                finishes: finishes::Finishes::default(),
             }),
         })
     }
@@ -284,6 +287,8 @@ struct Shared<S, T> {
     settings: Settings,
     /// Per-webhook slots, while any attempt to the webhook holds or waits for one.
     slots: Mutex<HashMap<WebhookId, Arc<Semaphore>>>,
+    /// Finishes of attempts that end together, written together.
+    finishes: finishes::Finishes,
 }
 
 /// What a [`DeliveryWorker::run`] did, for the host's logs.
@@ -727,8 +732,12 @@ where
     ) -> (Outcome, Option<HealthChange>) {
         let result = self
             .with_retries(deadline, || {
-                self.store()
-                    .finish(claim, finish.clone(), self.settings.clock.now())
+                self.finishes.finish(
+                    self.store(),
+                    self.settings.clock.as_ref(),
+                    claim,
+                    finish.clone(),
+                )
             })
             .await;
         match result {

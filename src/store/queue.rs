@@ -345,6 +345,30 @@ pub trait DeliveryStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<HealthChange>, StoreError>> + Send;
 
+    /// Finishes many claimed deliveries, each as [`finish`](Self::finish) would, in one
+    /// write where the store can (one statement on PostgreSQL, one call on SQLite): the
+    /// [`DeliveryWorker`](crate::DeliveryWorker) gathers the finishes of attempts that end
+    /// together. Answers what `finish` answers for each, in order; two delivered finishes
+    /// of one webhook answer as two `finish` calls in that order would (the first gets the
+    /// health the reset forgot). An item answering an error other than
+    /// [`StoreError::LeaseLost`] wrote nothing. The SQL stores write all or none: a store
+    /// failure answers it for every item.
+    ///
+    /// The provided method calls `finish` for each in turn.
+    fn finish_each(
+        &self,
+        finishes: Vec<(Claim, Finish)>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Vec<Result<Option<HealthChange>, StoreError>>> + Send {
+        async move {
+            let mut answers = Vec::with_capacity(finishes.len());
+            for (claim, finish) in finishes {
+                answers.push(self.finish(&claim, finish, now).await);
+            }
+            answers
+        }
+    }
+
     /// Puts a claimed delivery whose attempt never started back in the queue, due as it
     /// was, without counting the attempt; only if `claim`'s token still holds.
     ///
@@ -500,6 +524,14 @@ macro_rules! forward_delivery_store {
                 now: DateTime<Utc>,
             ) -> impl Future<Output = Result<Option<HealthChange>, StoreError>> + Send {
                 (**self).finish(claim, finish, now)
+            }
+
+            fn finish_each(
+                &self,
+                finishes: Vec<(Claim, Finish)>,
+                now: DateTime<Utc>,
+            ) -> impl Future<Output = Vec<Result<Option<HealthChange>, StoreError>>> + Send {
+                (**self).finish_each(finishes, now)
             }
 
             fn release(&self, claim: &Claim) -> impl Future<Output = Result<(), StoreError>> + Send {

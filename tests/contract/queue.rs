@@ -18,8 +18,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use webhook_kit::{
     AccountType, AttemptRecord, Claim, DeliveryId, DeliveryState, DeliveryStore, EndpointHealth,
-    ErrorKind, Event, EventId, Finish, MAX_BATCH, MAX_KEPT_RESPONSE, Observation, QueuedDelivery,
-    Scope, StoreError, Trigger, UpdateWebhookRequest, WebhookId, WebhookStore, Webhooks,
+    ErrorKind, Event, EventId, Finish, HealthChange, MAX_BATCH, MAX_KEPT_RESPONSE, Observation,
+    QueuedDelivery, Scope, StoreError, Trigger, UpdateWebhookRequest, WebhookId, WebhookStore,
+    Webhooks,
 };
 
 use super::{account, new_scope};
@@ -51,6 +52,8 @@ macro_rules! delivery_store_contract {
             prune_deletes_old_final_deliveries_only,
             health_follows_the_pure_rule,
             a_delivered_finish_resets_the_health_in_the_same_write,
+            finish_each_answers_and_writes_as_finish_one_by_one,
+            finish_each_fences_a_stale_claim_beside_the_current_one,
             another_scope_sees_nothing_and_changes_nothing,
         );
     };
@@ -1270,4 +1273,198 @@ pub async fn another_scope_sees_nothing_and_changes_nothing<S: DeliveryStore>(st
     }
     assert_eq!(snapshot(&store, &scope, &target[0]).await, before);
     assert!(claim_all(&store, at(1000)).await.is_empty());
+}
+
+/// One scope's deliveries for the batch test: webhook `a` (failing) twice, then `b`..`e`
+/// once; all claimed, and `e` cancelled meanwhile (its claim is lost). Answers the claims
+/// in that order and the finishes to give them.
+async fn finishing<S: DeliveryStore>(store: &S, scope: &Scope) -> Vec<(Claim, Finish)> {
+    let targets = webhooks(5);
+    store
+        .observe_health(scope, &targets[0], Observation::Failed, at(0))
+        .await
+        .unwrap();
+    let mut ids = store.enqueue(&event(scope), &targets, at(1)).await.unwrap();
+    let again = store
+        .enqueue(&event(scope), &targets[..1], at(1))
+        .await
+        .unwrap();
+    ids.insert(1, again[0].clone());
+    let claims = claim_all(store, at(1)).await;
+    let mut ordered: Vec<Claim> = ids
+        .iter()
+        .map(|id| {
+            claims
+                .iter()
+                .find(|claim| &claim.delivery_id == id)
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    store.cancel(scope, &ids[5], at(2)).await.unwrap();
+    let mut response = success(1, Trigger::Scheduled);
+    response.response = vec![0, 1, 0xfe, 0xff, b'x'];
+    let finishes = [
+        Finish::Delivered(response),
+        Finish::Delivered(success(1, Trigger::Manual)),
+        Finish::Retry {
+            attempt: failure(1, Trigger::Scheduled),
+            at: at(100),
+        },
+        Finish::Failed(AttemptRecord {
+            remote_addr: None,
+            status: None,
+            error: Some(ErrorKind::Timeout),
+            ..failure(1, Trigger::Scheduled)
+        }),
+        Finish::Cancelled,
+        Finish::Delivered(success(1, Trigger::Scheduled)),
+    ];
+    ordered.drain(..).zip(finishes).collect()
+}
+
+/// What a finish answered, comparable: `None` for a lost lease.
+fn answered(answer: Result<Option<HealthChange>, StoreError>) -> Option<Option<HealthChange>> {
+    match answer {
+        Ok(change) => Some(change),
+        Err(StoreError::LeaseLost) => None,
+        Err(other) => panic!("{other}"),
+    }
+}
+
+/// The stored state of each finished delivery, without its id and scope.
+async fn finished_state<S: DeliveryStore>(
+    store: &S,
+    scope: &Scope,
+    finishes: &[(Claim, Finish)],
+) -> Vec<(
+    DeliveryState,
+    u32,
+    Option<DateTime<Utc>>,
+    Vec<AttemptRecord>,
+)> {
+    let mut all = Vec::new();
+    for (claim, _) in finishes {
+        let delivery = state(store, scope, &claim.delivery_id).await;
+        let attempts = store.attempts(scope, &claim.delivery_id).await.unwrap();
+        all.push((delivery.state, delivery.attempts, delivery.due_at, attempts));
+    }
+    all
+}
+
+pub async fn finish_each_answers_and_writes_as_finish_one_by_one<S: DeliveryStore>(store: S) {
+    let (one_by_one, batched) = (new_scope(AccountType::Live), new_scope(AccountType::Live));
+    let singles = finishing(&store, &one_by_one).await;
+    let batch = finishing(&store, &batched).await;
+    let mut expected = Vec::new();
+    for (claim, finish) in singles.clone() {
+        expected.push(answered(store.finish(&claim, finish, at(3)).await));
+    }
+    let answers: Vec<_> = store
+        .finish_each(batch.clone(), at(3))
+        .await
+        .into_iter()
+        .map(answered)
+        .collect();
+    assert_eq!(answers, expected);
+    // The first success of the failing webhook forgot its health, the second found none;
+    // the cancelled delivery's claim was lost.
+    let failing = EndpointHealth::default().observe(Observation::Failed, at(0));
+    let reset = |before| {
+        Some(Some(HealthChange {
+            before,
+            after: EndpointHealth::default(),
+        }))
+    };
+    assert_eq!(
+        answers,
+        [
+            reset(failing),
+            reset(EndpointHealth::default()),
+            Some(None),
+            Some(None),
+            Some(None),
+            None
+        ]
+    );
+    assert_eq!(
+        finished_state(&store, &batched, &batch).await,
+        finished_state(&store, &one_by_one, &singles).await
+    );
+    let states: Vec<DeliveryState> = finished_state(&store, &batched, &batch)
+        .await
+        .into_iter()
+        .map(|state| state.0)
+        .collect();
+    assert_eq!(
+        states,
+        [
+            DeliveryState::Delivered,
+            DeliveryState::Delivered,
+            DeliveryState::Pending,
+            DeliveryState::Failed,
+            DeliveryState::Cancelled,
+            DeliveryState::Cancelled
+        ]
+    );
+    // Each recorded attempt is kept whole, its response's bytes included.
+    let (claim, Finish::Delivered(record)) = &batch[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        store.attempts(&batched, &claim.delivery_id).await.unwrap(),
+        std::slice::from_ref(record)
+    );
+    // The health reset was stored.
+    let next = store
+        .observe_health(&batched, &batch[0].0.webhook_id, Observation::Failed, at(4))
+        .await
+        .unwrap();
+    assert_eq!(next.before, EndpointHealth::default());
+    assert!(store.finish_each(Vec::new(), at(5)).await.is_empty());
+}
+
+pub async fn finish_each_fences_a_stale_claim_beside_the_current_one<S: DeliveryStore>(store: S) {
+    let scope = new_scope(AccountType::Live);
+    let targets = webhooks(2);
+    let ids = store
+        .enqueue(&event(&scope), &targets, at(0))
+        .await
+        .unwrap();
+    let stale = claim_all(&store, at(0)).await;
+    // The leases run out; the deliveries are claimed again, with new tokens.
+    let later = at(0) + TimeDelta::from_std(LEASE).unwrap() + TimeDelta::seconds(1);
+    let current = claim_all(&store, later).await;
+    assert_eq!(current.len(), 2);
+    let finish = || Finish::Delivered(success(2, Trigger::Scheduled));
+    let by_id = |claims: &[Claim], id: &DeliveryId| {
+        claims
+            .iter()
+            .find(|claim| &claim.delivery_id == id)
+            .unwrap()
+            .clone()
+    };
+    let answers: Vec<_> = store
+        .finish_each(
+            vec![
+                (by_id(&stale, &ids[0]), finish()),
+                (by_id(&current, &ids[0]), finish()),
+                (by_id(&current, &ids[1]), finish()),
+                (by_id(&stale, &ids[1]), finish()),
+            ],
+            later,
+        )
+        .await
+        .into_iter()
+        .map(answered)
+        .collect();
+    let delivered = Some(Some(HealthChange::default()));
+    assert_eq!(answers, [None, delivered, delivered, None]);
+    for id in &ids {
+        assert_eq!(
+            state(&store, &scope, id).await.state,
+            DeliveryState::Delivered
+        );
+        assert_eq!(store.attempts(&scope, id).await.unwrap().len(), 1);
+    }
 }

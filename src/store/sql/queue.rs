@@ -18,10 +18,10 @@ use chrono::{DateTime, Utc};
 
 use crate::account::AccountType;
 use crate::attempt::ErrorKind;
-use crate::health::EndpointHealth;
+use crate::health::{EndpointHealth, HealthChange};
 use crate::id::{DeliveryId, EventId, OrganizationId, WebhookId};
 use crate::store::StoreError;
-use crate::store::queue::{AttemptRecord, DeliveryState, QueuedDelivery, Trigger};
+use crate::store::queue::{AttemptRecord, Claim, DeliveryState, Finish, QueuedDelivery, Trigger};
 use crate::store::sql::RowError;
 use crate::webhook::Scope;
 
@@ -271,6 +271,20 @@ macro_rules! finish_sql {
     };
 }
 
+/// The health reset of many delivered finishes: `forget` starts the delete of the health
+/// rows whose key is among the rows of the subquery that follows it (closed by `)`),
+/// `forgot` answers what it deleted.
+macro_rules! finish_each_sql {
+    (forget) => {
+        "DELETE FROM webhook_kit_endpoint_health \
+         WHERE (organization, account_type, webhook_id) IN ("
+    };
+    (forgot) => {
+        "RETURNING 'forgot', NULL, NULL, organization, account_type, webhook_id, \
+         failing_since_ns, first_exhausted_ns, last_exhausted_ns"
+    };
+}
+
 /// [`FINISH`] and, only if it fenced the claim, the attempt and, for a delivered finish,
 /// the health reset: one statement, atomic on its own. It answers one row exactly when the
 /// claim was still held: the health it forgot (`NULL`s when none).
@@ -303,6 +317,74 @@ const SQLITE_FINISH_RECORDED: &str = concat!(
     "AND changes() = 1 RETURNING failing_since_ns, first_exhausted_ns, last_exhausted_ns"
 );
 
+/// Many finishes at once: the JSON array `$1` of items as [`finish_items`] writes them
+/// (`[0]` delivery id, `[1]` claim token, `[2]` state, `[3]` due time, `[4]` whether an
+/// attempt is recorded, `[5]`..`[12]` the attempt as [`AttemptValues`] orders them, the
+/// response in hex, `[13]`..`[15]` organization, account type, webhook id), `$2` the update
+/// time. Each fenced update, attempt and health reset as [`POSTGRES_FINISH_RECORDED`]
+/// writes them for one, in one statement. Answers a row per fenced claim (`finished`, its
+/// id and token) and per health row forgotten (`forgot`, its key and columns).
+#[cfg(feature = "postgres")]
+const POSTGRES_FINISH_EACH: &str = concat!(
+    "WITH f AS (SELECT v->>0 AS id, v->>1 AS token, v->>2 AS state, ",
+    "(v->>3)::bigint AS due_at_ns, (v->>4)::boolean AS recorded, (v->>5)::bigint AS number, ",
+    "v->>6 AS trigger_kind, (v->>7)::bigint AS started_at_ns, (v->>8)::bigint AS duration_ns, ",
+    "v->>9 AS remote_addr, (v->>10)::bigint AS status, v->>11 AS error, ",
+    "decode(v->>12, 'hex') AS response, v->>13 AS organization, v->>14 AS account_type, ",
+    "v->>15 AS webhook_id FROM jsonb_array_elements($1::jsonb) AS e(v)), ",
+    "finished AS (UPDATE webhook_kit_deliveries d SET state = f.state, ",
+    "due_at_ns = f.due_at_ns, claim_token = NULL, trigger_kind = 'scheduled', ",
+    "updated_at_ns = $2 FROM f WHERE d.id ",
+    ids_among!(postgres, open),
+    "SELECT id FROM f",
+    ids_among!(postgres, close),
+    " AND d.id = f.id AND d.claim_token = f.token AND d.state = 'in_flight' ",
+    "RETURNING d.id, f.token), ",
+    "recorded AS (",
+    finish_sql!(attempt),
+    "SELECT f.id, f.number, f.trigger_kind, f.started_at_ns, f.duration_ns, f.remote_addr, ",
+    "f.status, f.error, f.response FROM f JOIN finished USING (id, token) WHERE f.recorded), ",
+    "forgot AS (",
+    finish_each_sql!(forget),
+    "SELECT f.organization, f.account_type, f.webhook_id FROM f ",
+    "JOIN finished USING (id, token) WHERE f.state = 'delivered') ",
+    finish_each_sql!(forgot),
+    ") SELECT 'finished', id, token, NULL, NULL, NULL, NULL::bigint, NULL::bigint, ",
+    "NULL::bigint ",
+    "FROM finished UNION ALL SELECT 'forgot', NULL, NULL, organization, account_type, ",
+    "webhook_id, failing_since_ns, first_exhausted_ns, last_exhausted_ns FROM forgot"
+);
+
+/// The same as one script (the group commit's savepoint makes it atomic), `$3` a token
+/// no claim has: the fenced updates put it in place of the claims' tokens, so that the
+/// attempts and the health resets that follow find the rows they fenced; the last
+/// statement takes it away again and answers the fenced rows.
+#[cfg(feature = "sqlite")]
+const SQLITE_FINISH_EACH: &str = concat!(
+    "UPDATE webhook_kit_deliveries SET state = json_extract(f.value, '$[2]'), ",
+    "due_at_ns = json_extract(f.value, '$[3]'), claim_token = $3, ",
+    "trigger_kind = 'scheduled', updated_at_ns = $2 FROM json_each($1) AS f ",
+    "WHERE webhook_kit_deliveries.id = json_extract(f.value, '$[0]') ",
+    "AND webhook_kit_deliveries.claim_token = json_extract(f.value, '$[1]') ",
+    "AND webhook_kit_deliveries.state = 'in_flight'; ",
+    finish_sql!(attempt),
+    "SELECT d.id, json_extract(f.value, '$[5]'), json_extract(f.value, '$[6]'), ",
+    "json_extract(f.value, '$[7]'), json_extract(f.value, '$[8]'), ",
+    "json_extract(f.value, '$[9]'), json_extract(f.value, '$[10]'), ",
+    "json_extract(f.value, '$[11]'), unhex(json_extract(f.value, '$[12]')) ",
+    "FROM json_each($1) AS f JOIN webhook_kit_deliveries d ",
+    "ON d.id = json_extract(f.value, '$[0]') ",
+    "WHERE d.claim_token = $3 AND json_extract(f.value, '$[4]'); ",
+    finish_each_sql!(forget),
+    "SELECT d.organization, d.account_type, d.webhook_id FROM json_each($1) AS f ",
+    "JOIN webhook_kit_deliveries d ON d.id = json_extract(f.value, '$[0]') ",
+    "WHERE d.claim_token = $3 AND d.state = 'delivered') ",
+    finish_each_sql!(forgot),
+    "; UPDATE webhook_kit_deliveries SET claim_token = NULL ",
+    "WHERE id IN (SELECT json_extract(value, '$[0]') FROM json_each($1)) ",
+    "AND claim_token = $3 RETURNING 'finished', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+);
+
 /// The statements in which the dialects differ: how they lock the rows they read, and how
 /// one call makes a write of several tables (PostgreSQL: one statement with data-modifying
 /// CTEs; SQLite: a script of statements inside the group commit's savepoint).
@@ -328,6 +410,9 @@ pub(crate) struct Dialect {
     /// exactly when the claim still held; the last row's three columns are the health it
     /// forgot (`NULL`s when none).
     pub(crate) record: &'static str,
+    /// Many finishes in one call: `$1` their items ([`finish_items`]), `$2` the update
+    /// time, `$3` (SQLite) a fresh token. Answers rows of [`FinishEachRow`].
+    pub(crate) finish_each: &'static str,
 }
 
 /// PostgreSQL: due rows locked by another worker's claim are skipped, not waited for.
@@ -339,6 +424,7 @@ pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
     enqueue: POSTGRES_ENQUEUE,
     enqueue_routed: POSTGRES_ENQUEUE_ROUTED,
     record: POSTGRES_FINISH_RECORDED,
+    finish_each: POSTGRES_FINISH_EACH,
 };
 
 /// SQLite: one writer at a time; each statement (and each transaction, from its first
@@ -351,6 +437,7 @@ pub(crate) const SQLITE_DIALECT: Dialect = Dialect {
     enqueue: SQLITE_ENQUEUE,
     enqueue_routed: SQLITE_ENQUEUE_ROUTED,
     record: SQLITE_FINISH_RECORDED,
+    finish_each: SQLITE_FINISH_EACH,
 };
 
 /// The columns of a [`QueuedDelivery`], in the order [`delivery_from`] takes them.
@@ -578,6 +665,120 @@ pub(crate) fn health_from(columns: HealthColumns) -> EndpointHealth {
     }
 }
 
+/// The items of a [`Dialect::finish_each`], one JSON array each (see its statement).
+pub(crate) fn finish_items(finishes: &[(Claim, Finish)]) -> Result<String, StoreError> {
+    let mut items = Vec::with_capacity(finishes.len());
+    for (claim, finish) in finishes {
+        let due = finish
+            .due_at()
+            .map(|at| nanos(at, "due_at_ns"))
+            .transpose()?;
+        let attempt = finish.attempt().map(attempt_values).transpose()?;
+        let scope = claim.event.scope();
+        let (number, trigger, started, duration, addr, status, error, response) =
+            attempt.unwrap_or_default();
+        items.push(serde_json::json!([
+            claim.delivery_id.as_str(),
+            claim.token.to_hex(),
+            finish.state().code(),
+            due,
+            finish.attempt().is_some(),
+            number,
+            trigger,
+            started,
+            duration,
+            addr,
+            status,
+            error,
+            hex::encode(response),
+            scope.organization().as_str(),
+            scope.account_type().to_string(),
+            claim.webhook_id.as_str(),
+        ]));
+    }
+    serde_json::to_string(&items).map_err(StoreError::backend)
+}
+
+/// A row a [`Dialect::finish_each`] answers: `finished` (delivery id, token) or `forgot`
+/// (the health row's key and columns).
+pub(crate) type FinishEachRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// What each finish of a [`Dialect::finish_each`] answers, from its rows: as `finish`
+/// would, in order (the first delivered finish of a webhook gets the health forgotten).
+pub(crate) fn finish_each_answers(
+    finishes: &[(Claim, Finish)],
+    rows: Vec<FinishEachRow>,
+) -> Vec<Result<Option<HealthChange>, StoreError>> {
+    let mut finished = std::collections::HashSet::new();
+    let mut forgot = std::collections::HashMap::new();
+    for (kind, id, token, organization, account_type, webhook, failing, first, last) in rows {
+        if kind == "forgot" {
+            forgot.insert(
+                (organization, account_type, webhook),
+                (failing, first, last),
+            );
+        } else {
+            finished.insert((id, token));
+        }
+    }
+    finishes
+        .iter()
+        .map(|(claim, finish)| {
+            let id = Some(claim.delivery_id.as_str().to_owned());
+            // SQLite answers no token: the statement fenced each delivery id once.
+            let held = finished.contains(&(id.clone(), Some(claim.token.to_hex())))
+                || finished.contains(&(id, None));
+            if !held {
+                return Err(StoreError::LeaseLost);
+            }
+            Ok(matches!(finish, Finish::Delivered(_)).then(|| {
+                let scope = claim.event.scope();
+                let key = (
+                    Some(scope.organization().as_str().to_owned()),
+                    Some(scope.account_type().to_string()),
+                    Some(claim.webhook_id.as_str().to_owned()),
+                );
+                HealthChange {
+                    before: forgot.remove(&key).map(health_from).unwrap_or_default(),
+                    after: EndpointHealth::default(),
+                }
+            }))
+        })
+        .collect()
+}
+
+/// Every finish of a batch whose write failed answers the failure (nothing was written).
+pub(crate) fn batch_failed(
+    error: &StoreError,
+    count: usize,
+) -> Vec<Result<Option<HealthChange>, StoreError>> {
+    (0..count)
+        .map(|_| {
+            let failed = BatchFailed(error.to_string());
+            Err(if error.is_retryable() {
+                StoreError::retryable(failed)
+            } else {
+                StoreError::backend(failed)
+            })
+        })
+        .collect()
+}
+
+/// The write of a batch of finishes failed, and with it each of them.
+#[derive(Debug, thiserror::Error)]
+#[error("the batch of finishes failed: {0}")]
+struct BatchFailed(String);
+
 /// The ids a routed enqueue answered, checked and in order (the order of their webhooks).
 pub(crate) fn numbered_ids(ids: Vec<String>) -> Result<Vec<DeliveryId>, StoreError> {
     let mut ids = ids
@@ -669,6 +870,22 @@ macro_rules! sql_delivery_store {
                     .await
                     .map_err(db_error)?;
                 q::numbered_ids(ids)
+            }
+
+            /// The statement (or script) of many finishes on `conn`, answering its rows.
+            async fn finish_each_on(
+                conn: &mut $conn,
+                finishes: &[($crate::Claim, $crate::Finish)],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::store::sql::queue::FinishEachRow>, $crate::StoreError> {
+                use $crate::store::sql::queue as q;
+                sqlx::query_as($dialect.finish_each)
+                    .bind(q::finish_items(finishes)?)
+                    .bind(q::nanos(now, "updated_at_ns")?)
+                    .bind($crate::ClaimToken::generate().to_hex())
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_error)
             }
 
             /// The claim's one statement on `conn`, as [`DeliveryStore::claim`](crate::DeliveryStore::claim).
@@ -886,6 +1103,44 @@ macro_rules! sql_delivery_store {
                     Box::pin(async move { Self::finish_on(conn, &claim, &finish, now).await })
                 })
                 .await
+            }
+
+            async fn finish_each(
+                &self,
+                finishes: Vec<($crate::Claim, $crate::Finish)>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Vec<Result<Option<$crate::HealthChange>, $crate::StoreError>> {
+                use $crate::store::sql::queue as q;
+                // One finish needs no batch; a delivery twice (a stale claim and the
+                // current one) is fenced apart by finishing one at a time.
+                let ids: std::collections::HashSet<&$crate::DeliveryId> = finishes
+                    .iter()
+                    .map(|(claim, _)| &claim.delivery_id)
+                    .collect();
+                if finishes.len() < 2 || ids.len() < finishes.len() {
+                    let mut answers = Vec::with_capacity(finishes.len());
+                    for (claim, finish) in finishes {
+                        answers
+                            .push($crate::DeliveryStore::finish(self, &claim, finish, now).await);
+                    }
+                    return answers;
+                }
+                let written = match self.ready().await {
+                    Ok(()) => {
+                        let finishes = finishes.clone();
+                        self.write(move |conn| {
+                            Box::pin(
+                                async move { Self::finish_each_on(conn, &finishes, now).await },
+                            )
+                        })
+                        .await
+                    }
+                    Err(error) => Err(error),
+                };
+                match written {
+                    Ok(rows) => q::finish_each_answers(&finishes, rows),
+                    Err(error) => q::batch_failed(&error, finishes.len()),
+                }
             }
 
             async fn release(&self, claim: &$crate::Claim) -> Result<(), $crate::StoreError> {
