@@ -8,9 +8,10 @@
 //! webhooks in one read right after the claim, unless a per-webhook cap may hold an
 //! attempt back, which then reads its webhook when it starts), signs the event
 //! afresh (same `webhook-id`, new timestamp and signatures) and holds no transaction while
-//! the request is out. Claims are leased: a worker that dies loses its claims when their
-//! leases end, and another worker takes them up (at least once; receivers de-duplicate by
-//! `webhook-id`).
+//! the request is out. The finishes of attempts that end together are written in one store
+//! call ([`DeliveryStore::finish_each`]). Claims are leased: a worker that dies loses its
+//! claims when their leases end, and another worker takes them up (at least once; receivers
+//! de-duplicate by `webhook-id`).
 //!
 //! ```no_run
 //! use std::time::Duration;
