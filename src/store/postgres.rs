@@ -160,7 +160,7 @@ impl PostgresStore {
     async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: for<'c> FnOnce(
+        F: for<'c> Fn(
                 &'c mut sqlx::PgConnection,
             ) -> crate::store::sql::Writing<'c, Result<R, StoreError>>
             + Send

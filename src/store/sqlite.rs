@@ -203,7 +203,7 @@ impl SqliteStore {
     async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: for<'c> FnOnce(&'c mut sqlx::SqliteConnection) -> Writing<'c, Result<R, StoreError>>
+        F: for<'c> Fn(&'c mut sqlx::SqliteConnection) -> Writing<'c, Result<R, StoreError>>
             + Send
             + 'static,
     {

@@ -1055,9 +1055,13 @@ macro_rules! sql_delivery_store {
                 if webhooks.is_empty() {
                     return Ok(Vec::new());
                 }
-                let (event, webhooks) = (event.clone(), webhooks.to_vec());
+                let written = std::sync::Arc::new((event.clone(), webhooks.to_vec()));
                 self.write(move |conn| {
-                    Box::pin(async move { Self::enqueue_on(conn, &event, &webhooks, now).await })
+                    let written = std::sync::Arc::clone(&written);
+                    Box::pin(async move {
+                        let (event, webhooks) = written.as_ref();
+                        Self::enqueue_on(conn, event, webhooks, now).await
+                    })
                 })
                 .await
             }
@@ -1068,8 +1072,9 @@ macro_rules! sql_delivery_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<Vec<$crate::DeliveryId>, $crate::StoreError> {
                 self.ready().await?;
-                let event = event.clone();
+                let event = std::sync::Arc::new(event.clone());
                 self.write(move |conn| {
+                    let event = std::sync::Arc::clone(&event);
                     Box::pin(async move { Self::enqueue_routed_on(conn, &event, now).await })
                 })
                 .await
@@ -1098,9 +1103,13 @@ macro_rules! sql_delivery_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<$crate::HealthChange>, $crate::StoreError> {
                 self.ready().await?;
-                let claim = claim.clone();
+                let written = std::sync::Arc::new((claim.clone(), finish));
                 self.write(move |conn| {
-                    Box::pin(async move { Self::finish_on(conn, &claim, &finish, now).await })
+                    let written = std::sync::Arc::clone(&written);
+                    Box::pin(async move {
+                        let (claim, finish) = written.as_ref();
+                        Self::finish_on(conn, claim, finish, now).await
+                    })
                 })
                 .await
             }
@@ -1127,8 +1136,9 @@ macro_rules! sql_delivery_store {
                 }
                 let written = match self.ready().await {
                     Ok(()) => {
-                        let finishes = finishes.clone();
+                        let finishes = std::sync::Arc::new(finishes.clone());
                         self.write(move |conn| {
+                            let finishes = std::sync::Arc::clone(&finishes);
                             Box::pin(
                                 async move { Self::finish_each_on(conn, &finishes, now).await },
                             )

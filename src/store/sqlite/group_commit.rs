@@ -4,9 +4,13 @@
 //! more than the statements; one commit per write capped the queue at a few hundred
 //! deliveries per second, one commit per group does not.
 //!
-//! Each write runs inside a savepoint of the group's transaction: a write that fails is
-//! rolled back alone, and the others commit. A caller is answered only after the commit
-//! (or with its failure), so a write that returned `Ok` is on disk, as before. One writer
+//! The writes run one after the other in the group's transaction, one round trip each to
+//! the connection's thread. When one fails, what it wrote may be half a write: the whole
+//! group is rolled back and run again, each write then in a savepoint of its own, so that
+//! only the failed ones are undone and the others commit. A write may thus run twice; it
+//! is a function called again, and only the run that committed answers. A caller is
+//! answered only after the commit (or with its failure), so a write that returned `Ok` is
+//! on disk. One writer
 //! task per store does these writes, a group at a time, on a connection it takes from the
 //! pool for each group; SQLite has one writer at a time anyway, so the task takes no
 //! concurrency away, and callers of one process no longer wait for each other's locks.
@@ -30,12 +34,13 @@ pub(crate) struct GroupCommit {
 
 impl GroupCommit {
     /// Runs `work` on the writing connection, inside a transaction shared with other
-    /// writes; answers its result once the transaction committed. `work` runs in a
-    /// savepoint: when it fails, what it wrote is rolled back and the others still commit.
+    /// writes; answers its result once the transaction committed. When `work` fails, what
+    /// it wrote is rolled back and the others still commit; `work` may be called twice
+    /// (see the module's documentation).
     pub(crate) async fn write<R, F>(&self, pool: &SqlitePool, work: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> Writing<'c, Result<R, StoreError>>
+        F: for<'c> Fn(&'c mut SqliteConnection) -> Writing<'c, Result<R, StoreError>>
             + Send
             + 'static,
     {
@@ -43,7 +48,7 @@ impl GroupCommit {
         self.send(
             pool,
             Box::new(Pending {
-                work: Some(work),
+                work,
                 result: None,
                 reply,
             }),
@@ -93,7 +98,7 @@ trait Job: Send {
 }
 
 struct Pending<R, F> {
-    work: Option<F>,
+    work: F,
     result: Option<Result<R, StoreError>>,
     reply: oneshot::Sender<Result<R, StoreError>>,
 }
@@ -101,16 +106,11 @@ struct Pending<R, F> {
 impl<R, F> Job for Pending<R, F>
 where
     R: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> Writing<'c, Result<R, StoreError>>
-        + Send
-        + 'static,
+    F: for<'c> Fn(&'c mut SqliteConnection) -> Writing<'c, Result<R, StoreError>> + Send + 'static,
 {
     fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> Writing<'c, bool> {
         Box::pin(async move {
-            let Some(work) = self.work.take() else {
-                return false;
-            };
-            let result = work(conn).await;
+            let result = (self.work)(conn).await;
             let ok = result.is_ok();
             self.result = Some(result);
             ok
@@ -160,9 +160,33 @@ async fn run(pool: SqlitePool, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) 
     }
 }
 
-/// Runs every job of `group` in one immediate transaction on `conn`, each in a savepoint,
-/// and commits.
+/// Runs every job of `group` in one immediate transaction on `conn` and commits; when one
+/// fails, rolls back and runs them all again, each in a savepoint.
 async fn commit(conn: &mut SqliteConnection, group: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+    let mut tx = conn
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(super::db_error)?;
+    let mut succeeded = true;
+    for job in group.iter_mut() {
+        if !job.run(&mut tx).await {
+            succeeded = false;
+            break;
+        }
+    }
+    if succeeded {
+        return tx.commit().await.map_err(super::db_error);
+    }
+    tx.rollback().await.map_err(super::db_error)?;
+    commit_in_savepoints(conn, group).await
+}
+
+/// Runs every job of `group` in one immediate transaction on `conn`, each in a savepoint
+/// (rolled back when the job fails), and commits.
+async fn commit_in_savepoints(
+    conn: &mut SqliteConnection,
+    group: &mut [Box<dyn Job>],
+) -> Result<(), StoreError> {
     let mut tx = conn
         .begin_with("BEGIN IMMEDIATE")
         .await
