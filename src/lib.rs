@@ -10,6 +10,8 @@ mod clock;
 mod delivery;
 mod error;
 mod event;
+#[cfg(any(feature = "worker", feature = "sqlite", feature = "postgres"))]
+mod gather;
 mod health;
 mod id;
 mod observer;

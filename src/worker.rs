@@ -33,8 +33,6 @@
 //! # Ok(()) }
 //! ```
 
-mod finishes;
-
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -48,6 +46,7 @@ use tokio::task::JoinSet;
 use crate::attempt::{Attempt, AttemptError, ErrorKind, Transport};
 use crate::clock::{Clock, SystemClock, later};
 use crate::delivery::{Delivery, DeliveryError, redelivery};
+use crate::gather::Gather;
 use crate::health::{HealthChange, HealthPolicy, Observation};
 use crate::id::WebhookId;
 use crate::observer::{DisableReason, IgnoreNotices, Notice, Observer};
@@ -248,7 +247,7 @@ where
                 transport: self.transport,
                 settings: self.settings,
                 slots: Mutex::new(HashMap::new()),
-                finishes: finishes::Finishes::default(),
+                finishes: Gather::default(),
             }),
         })
     }
@@ -288,8 +287,9 @@ struct Shared<S, T> {
     settings: Settings,
     /// Per-webhook slots, while any attempt to the webhook holds or waits for one.
     slots: Mutex<HashMap<WebhookId, Arc<Semaphore>>>,
-    /// Finishes of attempts that end together, written together.
-    finishes: finishes::Finishes,
+    /// Finishes of attempts that end together, written together (one
+    /// [`DeliveryStore::finish_each`]).
+    finishes: Gather<(Claim, Finish), Result<Option<HealthChange>, StoreError>>,
 }
 
 /// What a [`DeliveryWorker::run`] did, for the host's logs.
@@ -733,11 +733,13 @@ where
     ) -> (Outcome, Option<HealthChange>) {
         let result = self
             .with_retries(deadline, || {
-                self.finishes.finish(
-                    self.store(),
-                    self.settings.clock.as_ref(),
-                    claim,
-                    finish.clone(),
+                self.finishes.write(
+                    (claim.clone(), finish.clone()),
+                    |finishes| {
+                        self.store()
+                            .finish_each(finishes, self.settings.clock.now())
+                    },
+                    crate::gather::unanswered,
                 )
             })
             .await;

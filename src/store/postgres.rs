@@ -107,6 +107,8 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 pub struct PostgresStore {
     pool: PgPool,
     keyring: Option<Arc<Keyring>>,
+    /// Concurrent enqueues, written together (shared by clones).
+    enqueues: Arc<crate::store::sql::queue::Enqueues>,
     schema: Checked,
     keys: Checked,
 }
@@ -134,6 +136,7 @@ impl PostgresStore {
         Self {
             pool,
             keyring: None,
+            enqueues: Arc::default(),
             schema: Checked::default(),
             keys: Checked::default(),
         }
@@ -449,6 +452,18 @@ mod tests {
             .unwrap()
     }
 
+    #[tokio::test]
+    async fn enqueues_gathered_into_one_write_are_each_routed() {
+        let store = PostgresStore::connect(&test_server::fresh_database().await)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        crate::store::sql::queue::tests::check_enqueue_each(&store, |items| {
+            store.enqueue_routed_each(items)
+        })
+        .await;
+    }
+
     /// A young queue grows fast before PostgreSQL first analyses its tables; without
     /// statistics an `IN (subquery)` was planned as a hash join over a sequential scan of
     /// every delivery, on every claim. The queue's statements must find their rows through
@@ -481,6 +496,11 @@ mod tests {
                 "1, 'org', 'live', 'wh_1', 0, 16",
             ),
             ("rows_of_ids", ROWS_OF_IDS, "'[\"wh_1\", \"wh_2\"]'"),
+            (
+                "enqueue_each",
+                POSTGRES_DIALECT.enqueue_each,
+                "'[[\"other\", \"live\", \"ev\", \"acc\", \"7b7d\", \"dlv_0\", 1]]'",
+            ),
             (
                 "record",
                 POSTGRES_DIALECT.record,

@@ -133,6 +133,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The queue's writes, committed in groups (shared by clones).
     group: Arc<group_commit::GroupCommit>,
+    /// Concurrent enqueues, written together (shared by clones).
+    enqueues: Arc<crate::store::sql::queue::Enqueues>,
     keyring: Option<Arc<Keyring>>,
     schema: Checked,
     keys: Checked,
@@ -176,6 +178,7 @@ impl SqliteStore {
         Self {
             pool,
             group: Arc::default(),
+            enqueues: Arc::default(),
             keyring: None,
             schema: Checked::default(),
             keys: Checked::default(),
@@ -451,6 +454,15 @@ mod tests {
         };
         let rows: Vec<(i64, i64, i64, String)> = query.fetch_all(store.pool()).await.unwrap();
         rows.into_iter().map(|row| row.3).collect()
+    }
+
+    #[tokio::test]
+    async fn enqueues_gathered_into_one_write_are_each_routed() {
+        let store = memory_store().await;
+        crate::store::sql::queue::tests::check_enqueue_each(&store, |items| {
+            store.enqueue_routed_each(items)
+        })
+        .await;
     }
 
     #[tokio::test]

@@ -35,6 +35,7 @@ macro_rules! delivery_store_contract {
             enqueue_without_webhooks_adds_nothing,
             enqueue_routed_queues_one_delivery_per_webhook_that_gets_the_event,
             enqueue_routed_numbers_many_deliveries_in_webhook_order,
+            concurrent_enqueues_each_get_their_own_deliveries,
             claim_takes_due_deliveries_earliest_first_up_to_the_limit,
             claim_counts_an_attempt_and_gives_a_fresh_token,
             claimed_deliveries_are_not_claimed_again_while_leased,
@@ -425,6 +426,58 @@ pub async fn enqueue_routed_numbers_many_deliveries_in_webhook_order<
             webhook
         );
     }
+}
+
+pub async fn concurrent_enqueues_each_get_their_own_deliveries<
+    S: WebhookStore + DeliveryStore + 'static,
+>(
+    store: S,
+) {
+    let webhooks = std::sync::Arc::new(Webhooks::new(store));
+    let scope = new_scope(AccountType::Live);
+    created(&webhooks, &scope, &[], true).await;
+    created(&webhooks, &scope, &["acc_1"], true).await;
+    let events: Vec<Event> = (0..20)
+        .map(|n| {
+            let id = EventId::generate();
+            let name = if n % 2 == 0 { "acc_1" } else { "acc_2" };
+            Event::new(id, scope.clone(), account(name), &b"{}"[..])
+        })
+        .collect();
+    // The first event five times over, all at once with the others.
+    let mut calls: Vec<Event> = events.clone();
+    calls.extend(std::iter::repeat_n(events[0].clone(), 4));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, event) in calls.into_iter().enumerate() {
+        let webhooks = std::sync::Arc::clone(&webhooks);
+        tasks.spawn(async move {
+            let ids = webhooks.store().enqueue_routed(&event, at(0)).await;
+            (n, event, ids.unwrap())
+        });
+    }
+    let mut answers = tasks.join_all().await;
+    answers.sort_by_key(|answer| answer.0);
+    for (event, answer) in events.iter().zip(&answers).skip(1) {
+        let expected = if event.account().as_str() == "acc_1" {
+            2
+        } else {
+            1
+        };
+        assert_eq!(answer.2.len(), expected, "{}", event.id());
+        assert_eq!(queued_for(&webhooks, &scope, event).await.1, answer.2);
+    }
+    // The repeated event was queued once, by one of its five calls.
+    let repeated: Vec<&Vec<DeliveryId>> = answers
+        .iter()
+        .filter(|answer| answer.1.id() == events[0].id())
+        .map(|answer| &answer.2)
+        .filter(|ids| !ids.is_empty())
+        .collect();
+    assert_eq!(repeated.len(), 1);
+    assert_eq!(
+        &queued_for(&webhooks, &scope, &events[0]).await.1,
+        repeated[0]
+    );
 }
 
 pub async fn claim_takes_due_deliveries_earliest_first_up_to_the_limit<S: DeliveryStore>(store: S) {

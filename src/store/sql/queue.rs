@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::account::AccountType;
 use crate::attempt::ErrorKind;
+use crate::event::Event;
 use crate::health::{EndpointHealth, HealthChange};
 use crate::id::{DeliveryId, EventId, OrganizationId, WebhookId};
 use crate::store::StoreError;
@@ -157,12 +158,15 @@ macro_rules! routed_sql {
     };
 }
 
-/// The id of the routed delivery `r.n`: the block `$7` (see `DeliveryId::block`) and 6
-/// base-32 digits of `r.n`, most significant first.
+/// The id of the routed delivery `r.n`: the block `$7` (see `DeliveryId::block`), or the
+/// column `prefix` names, and 6 base-32 digits of `r.n`, most significant first.
 macro_rules! numbered_delivery_id_sql {
     () => {
+        numbered_delivery_id_sql!(prefix "$7")
+    };
+    (prefix $prefix:literal) => {
         concat!(
-            "$7",
+            $prefix,
             numbered_delivery_id_sql!(25),
             numbered_delivery_id_sql!(20),
             numbered_delivery_id_sql!(15),
@@ -221,6 +225,116 @@ const SQLITE_ENQUEUE_ROUTED: &str = concat!(
     "FROM ",
     routed_sql!("w.account_ids = '[]'"),
     " WHERE changes() = 1 RETURNING id"
+);
+
+/// The events of many enqueues (`$1`, a JSON array of items as [`enqueue_items`] writes
+/// them: organization, account type, event id, account, body in hex, id block, time) as
+/// `items`, each with its number `k`.
+macro_rules! enqueue_items_sql {
+    (postgres) => {
+        "items AS (SELECT k, v->>0 AS organization, v->>1 AS account_type, \
+         v->>2 AS event_id, v->>3 AS account_id, decode(v->>4, 'hex') AS body, \
+         v->>5 AS block, (v->>6)::bigint AS now_ns \
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(v, k))"
+    };
+    (sqlite) => {
+        "items AS (SELECT key AS k, json_extract(value, '$[0]') AS organization, \
+         json_extract(value, '$[1]') AS account_type, json_extract(value, '$[2]') AS event_id, \
+         json_extract(value, '$[3]') AS account_id, unhex(json_extract(value, '$[4]')) AS body, \
+         json_extract(value, '$[5]') AS block, json_extract(value, '$[6]') AS now_ns \
+         FROM json_each($1))"
+    };
+}
+
+/// The webhooks that get each item's event (as [`routed_sql!`] routes one), as `r`: `k`,
+/// `webhook_id`, and `n` their number from 0 in id order within the item. `$from` joins an
+/// item `i` to its matches `m`: a `LATERAL` subquery on PostgreSQL, so that each item's
+/// webhooks are looked up by index whatever the statistics.
+macro_rules! routed_each_sql {
+    (postgres) => {
+        concat!(
+            "r AS (SELECT i.k, m.webhook_id, ",
+            "row_number() OVER (PARTITION BY i.k ORDER BY m.webhook_id) - 1 AS n ",
+            "FROM items i CROSS JOIN LATERAL (",
+            "SELECT w.id AS webhook_id FROM webhook_kit_webhooks w ",
+            "WHERE w.organization = i.organization AND w.account_type = i.account_type ",
+            "AND w.enabled AND cardinality(w.account_ids) = 0 ",
+            "UNION ALL SELECT a.webhook_id FROM webhook_kit_webhook_accounts a ",
+            "JOIN webhook_kit_webhooks w ON w.id = a.webhook_id ",
+            "WHERE a.organization = i.organization AND a.account_type = i.account_type ",
+            "AND a.account_id = i.account_id AND w.enabled) AS m)"
+        )
+    };
+    (sqlite) => {
+        concat!(
+            "r AS (SELECT k, webhook_id, ",
+            "row_number() OVER (PARTITION BY k ORDER BY webhook_id) - 1 AS n FROM (",
+            "SELECT i.k, w.id AS webhook_id FROM items i JOIN webhook_kit_webhooks w ",
+            "ON w.organization = i.organization AND w.account_type = i.account_type ",
+            "WHERE w.enabled AND w.account_ids = '[]' ",
+            "UNION ALL SELECT i.k, a.webhook_id FROM items i ",
+            "JOIN webhook_kit_webhook_accounts a ON a.organization = i.organization ",
+            "AND a.account_type = i.account_type AND a.account_id = i.account_id ",
+            "JOIN webhook_kit_webhooks w ON w.id = a.webhook_id WHERE w.enabled))"
+        )
+    };
+}
+
+/// The values of a delivery of item `i` to the routed webhook `r`, after its id.
+macro_rules! routed_each_values_sql {
+    () => {
+        ", i.organization, i.account_type, r.webhook_id, i.event_id, 'pending', 'scheduled', \
+         0, i.now_ns, NULL, i.now_ns, i.now_ns "
+    };
+}
+
+/// Many enqueues in one statement, each as [`POSTGRES_ENQUEUE_ROUTED`] does one (their
+/// events' keys distinct): answers each new delivery's id and its event's key.
+#[cfg(feature = "postgres")]
+const POSTGRES_ENQUEUE_EACH: &str = concat!(
+    "WITH ",
+    enqueue_items_sql!(postgres),
+    ", ",
+    routed_each_sql!(postgres),
+    ", event AS (",
+    enqueue_columns!(event_into),
+    "SELECT i.organization, i.account_type, i.event_id, i.account_id, i.body, i.now_ns ",
+    "FROM items i WHERE EXISTS (SELECT 1 FROM r WHERE r.k = i.k) ",
+    "ON CONFLICT DO NOTHING RETURNING organization, account_type, event_id) ",
+    enqueue_columns!(deliveries),
+    "SELECT ",
+    numbered_delivery_id_sql!(prefix "i.block"),
+    routed_each_values_sql!(),
+    "FROM r JOIN items i ON i.k = r.k JOIN event e ON e.organization = i.organization ",
+    "AND e.account_type = i.account_type AND e.event_id = i.event_id ",
+    "RETURNING id, organization, account_type, event_id"
+);
+
+/// The same as one script (the group commit makes it atomic): first the deliveries of the
+/// events not stored yet (SQLite's single writer: nothing stores one in between), then the
+/// events that some webhook gets.
+#[cfg(feature = "sqlite")]
+const SQLITE_ENQUEUE_EACH: &str = concat!(
+    "WITH ",
+    enqueue_items_sql!(sqlite),
+    ", ",
+    routed_each_sql!(sqlite),
+    " ",
+    enqueue_columns!(deliveries),
+    "SELECT ",
+    numbered_delivery_id_sql!(prefix "i.block"),
+    routed_each_values_sql!(),
+    "FROM r JOIN items i ON i.k = r.k WHERE NOT EXISTS (SELECT 1 FROM webhook_kit_events e ",
+    "WHERE e.organization = i.organization AND e.account_type = i.account_type ",
+    "AND e.event_id = i.event_id) RETURNING id, organization, account_type, event_id; ",
+    "WITH ",
+    enqueue_items_sql!(sqlite),
+    ", ",
+    routed_each_sql!(sqlite),
+    " ",
+    enqueue_columns!(event_into),
+    "SELECT i.organization, i.account_type, i.event_id, i.account_id, i.body, i.now_ns ",
+    "FROM items i WHERE EXISTS (SELECT 1 FROM r WHERE r.k = i.k) ON CONFLICT DO NOTHING"
 );
 
 /// Inserts an event and, only if it is new, one pending delivery per pair of `$7`: one
@@ -400,6 +514,9 @@ pub(crate) struct Dialect {
     /// array of `[delivery id, webhook id]` pairs. Changes no row when the event is stored
     /// already.
     pub(crate) enqueue: &'static str,
+    /// Many enqueues, routed in SQL: `$1` their items ([`enqueue_items`]). Answers the
+    /// new deliveries' ids with their events' keys (organization, account type, event id).
+    pub(crate) enqueue_each: &'static str,
     /// The event and its deliveries to the webhooks that get it (routed in SQL): the
     /// event's parameters `$1`..`$6`, then `$7` the block of the deliveries' ids. Answers
     /// their ids; none when the event is stored already or no webhook gets it.
@@ -423,6 +540,7 @@ pub(crate) const POSTGRES_DIALECT: Dialect = Dialect {
     health_read: health_read_sql!(" FOR UPDATE"),
     enqueue: POSTGRES_ENQUEUE,
     enqueue_routed: POSTGRES_ENQUEUE_ROUTED,
+    enqueue_each: POSTGRES_ENQUEUE_EACH,
     record: POSTGRES_FINISH_RECORDED,
     finish_each: POSTGRES_FINISH_EACH,
 };
@@ -436,6 +554,7 @@ pub(crate) const SQLITE_DIALECT: Dialect = Dialect {
     health_read: health_read_sql!(""),
     enqueue: SQLITE_ENQUEUE,
     enqueue_routed: SQLITE_ENQUEUE_ROUTED,
+    enqueue_each: SQLITE_ENQUEUE_EACH,
     record: SQLITE_FINISH_RECORDED,
     finish_each: SQLITE_FINISH_EACH,
 };
@@ -757,11 +876,63 @@ pub(crate) fn finish_each_answers(
         .collect()
 }
 
-/// Every finish of a batch whose write failed answers the failure (nothing was written).
-pub(crate) fn batch_failed(
-    error: &StoreError,
-    count: usize,
-) -> Vec<Result<Option<HealthChange>, StoreError>> {
+/// Concurrent enqueues of one store (the event and the time of each), gathered into one
+/// write.
+pub(crate) type Enqueues =
+    crate::gather::Gather<(Event, DateTime<Utc>), Result<Vec<DeliveryId>, StoreError>>;
+
+/// The items of a [`Dialect::enqueue_each`], one JSON array each (see its statement), with
+/// a block of delivery ids each.
+pub(crate) fn enqueue_items(items: &[(Event, DateTime<Utc>)]) -> Result<String, StoreError> {
+    let mut json = Vec::with_capacity(items.len());
+    for (event, now) in items {
+        let scope = event.scope();
+        json.push(serde_json::json!([
+            scope.organization().as_str(),
+            scope.account_type().to_string(),
+            event.id().as_str(),
+            event.account().as_str(),
+            hex::encode(event.body()),
+            DeliveryId::block(),
+            nanos(*now, "created_at_ns")?,
+        ]));
+    }
+    serde_json::to_string(&json).map_err(StoreError::backend)
+}
+
+/// A row a [`Dialect::enqueue_each`] answers: a new delivery's id and its event's key.
+pub(crate) type EnqueueEachRow = (String, String, String, String);
+
+/// What each enqueue of a [`Dialect::enqueue_each`] answers, from its rows: its new
+/// deliveries' ids, in order.
+pub(crate) fn enqueue_each_answers(
+    items: &[(Event, DateTime<Utc>)],
+    rows: Vec<EnqueueEachRow>,
+) -> Vec<Result<Vec<DeliveryId>, StoreError>> {
+    let mut by_event: std::collections::HashMap<(String, String, String), Vec<String>> =
+        std::collections::HashMap::new();
+    for (id, organization, account_type, event_id) in rows {
+        by_event
+            .entry((organization, account_type, event_id))
+            .or_default()
+            .push(id);
+    }
+    items
+        .iter()
+        .map(|(event, _)| {
+            let scope = event.scope();
+            let key = (
+                scope.organization().as_str().to_owned(),
+                scope.account_type().to_string(),
+                event.id().as_str().to_owned(),
+            );
+            numbered_ids(by_event.remove(&key).unwrap_or_default())
+        })
+        .collect()
+}
+
+/// Every item of a batch whose write failed answers the failure (nothing was written).
+pub(crate) fn batch_failed<T>(error: &StoreError, count: usize) -> Vec<Result<T, StoreError>> {
     (0..count)
         .map(|_| {
             let failed = BatchFailed(error.to_string());
@@ -774,9 +945,9 @@ pub(crate) fn batch_failed(
         .collect()
 }
 
-/// The write of a batch of finishes failed, and with it each of them.
+/// The write of a batch failed, and with it each of its items.
 #[derive(Debug, thiserror::Error)]
-#[error("the batch of finishes failed: {0}")]
+#[error("the batch failed: {0}")]
 struct BatchFailed(String);
 
 /// The ids a routed enqueue answered, checked and in order (the order of their webhooks).
@@ -886,6 +1057,57 @@ macro_rules! sql_delivery_store {
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(db_error)
+            }
+
+            /// Enqueues each of `items` (an event and its time) as
+            /// [`enqueue_routed`](crate::DeliveryStore::enqueue_routed) does, in one write
+            /// when there are several with distinct events.
+            async fn enqueue_routed_each(
+                &self,
+                items: Vec<($crate::Event, chrono::DateTime<chrono::Utc>)>,
+            ) -> Vec<Result<Vec<$crate::DeliveryId>, $crate::StoreError>> {
+                use $crate::store::sql::queue as q;
+                let keys: std::collections::HashSet<_> = items
+                    .iter()
+                    .map(|(event, _)| (event.scope(), event.id()))
+                    .collect();
+                if items.len() < 2 || keys.len() < items.len() {
+                    // One at a time: the same event twice must be stored once.
+                    let mut answers = Vec::with_capacity(items.len());
+                    for (event, now) in items {
+                        let event = std::sync::Arc::new(event);
+                        let written = self
+                            .write(move |conn| {
+                                let event = std::sync::Arc::clone(&event);
+                                Box::pin(
+                                    async move { Self::enqueue_routed_on(conn, &event, now).await },
+                                )
+                            })
+                            .await;
+                        answers.push(written);
+                    }
+                    return answers;
+                }
+                let json = match q::enqueue_items(&items) {
+                    Ok(json) => std::sync::Arc::new(json),
+                    Err(error) => return q::batch_failed(&error, items.len()),
+                };
+                let written = self
+                    .write(move |conn| {
+                        let json = std::sync::Arc::clone(&json);
+                        Box::pin(async move {
+                            sqlx::query_as::<_, q::EnqueueEachRow>($dialect.enqueue_each)
+                                .bind(json.as_str())
+                                .fetch_all(&mut *conn)
+                                .await
+                                .map_err(db_error)
+                        })
+                    })
+                    .await;
+                match written {
+                    Ok(rows) => q::enqueue_each_answers(&items, rows),
+                    Err(error) => q::batch_failed(&error, items.len()),
+                }
             }
 
             /// The claim's one statement on `conn`, as [`DeliveryStore::claim`](crate::DeliveryStore::claim).
@@ -1072,12 +1294,14 @@ macro_rules! sql_delivery_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<Vec<$crate::DeliveryId>, $crate::StoreError> {
                 self.ready().await?;
-                let event = std::sync::Arc::new(event.clone());
-                self.write(move |conn| {
-                    let event = std::sync::Arc::clone(&event);
-                    Box::pin(async move { Self::enqueue_routed_on(conn, &event, now).await })
-                })
-                .await
+                // Concurrent enqueues go together into one write.
+                self.enqueues
+                    .write(
+                        (event.clone(), now),
+                        |items| self.enqueue_routed_each(items),
+                        $crate::gather::unanswered,
+                    )
+                    .await
             }
 
             async fn claim(
@@ -1427,13 +1651,108 @@ macro_rules! sql_delivery_store {
 pub(crate) use sql_delivery_store;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use super::*;
 
     #[test]
     fn routed_ids_use_the_alphabet_of_delivery_ids() {
         let alphabet = std::str::from_utf8(crate::id::ALPHABET).unwrap();
         let digit = numbered_delivery_id_sql!(0);
         assert!(digit.contains(&format!("substr('{alphabet}', ")), "{digit}");
+    }
+
+    /// The check of a store's gathered enqueue (`enqueue_routed_each`, passed as `each`), run
+    /// by each SQL store's unit tests: several events in one write, of two scopes, routed each
+    /// as one enqueue routes it.
+    pub(crate) async fn check_enqueue_each<S, F, Fut>(store: &S, each: F)
+    where
+        S: crate::WebhookStore + crate::DeliveryStore,
+        F: Fn(Vec<(Event, DateTime<Utc>)>) -> Fut,
+        Fut: std::future::Future<Output = Vec<Result<Vec<DeliveryId>, StoreError>>>,
+    {
+        use crate::{AccountFilter, AccountId, Webhook};
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let scope = |org: &str| Scope::new(org.parse().unwrap(), AccountType::Live);
+        let (ours, theirs) = (scope("org_a"), scope("org_b"));
+        let webhook = |scope: &Scope, accounts: &[&str], enabled: bool| {
+            let filter = AccountFilter::from_ids(
+                accounts
+                    .iter()
+                    .map(|account| account.parse::<AccountId>().unwrap()),
+            )
+            .unwrap();
+            let mut parts = Webhook::new(
+                scope.clone(),
+                "https://example.com/h".parse().unwrap(),
+                filter,
+            )
+            .into_parts();
+            parts.enabled = enabled;
+            Webhook::from_parts(parts)
+        };
+        let all = webhook(&ours, &[], true);
+        let named = webhook(&ours, &["acc_1"], true);
+        let off = webhook(&ours, &[], false);
+        let elsewhere = webhook(&theirs, &["acc_2"], true);
+        for webhook in [&all, &named, &off, &elsewhere] {
+            store.insert(webhook).await.unwrap();
+        }
+        let event = |scope: &Scope, account: &str| {
+            let id = EventId::generate();
+            let body = format!("{{\"id\":\"{id}\"}}").into_bytes();
+            Event::new(id, scope.clone(), account.parse().unwrap(), body)
+        };
+        let known = event(&ours, "acc_1");
+        assert_eq!(store.enqueue_routed(&known, now).await.unwrap().len(), 2);
+        let items = vec![
+            (event(&ours, "acc_1"), now),
+            (event(&ours, "acc_2"), now),
+            (event(&theirs, "acc_2"), now),
+            (event(&theirs, "acc_1"), now),
+            (known.clone(), now),
+        ];
+        let answers: Vec<Vec<DeliveryId>> = each(items.clone())
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let counts: Vec<usize> = answers.iter().map(Vec::len).collect();
+        assert_eq!(counts, [2, 1, 1, 0, 0]);
+        let expected = [
+            vec![all.id(), named.id()],
+            vec![all.id()],
+            vec![elsewhere.id()],
+        ];
+        for ((answer, (event, _)), webhooks) in answers.iter().zip(&items).zip(expected) {
+            let mut routed = Vec::new();
+            for id in answer {
+                let delivery = store.delivery(event.scope(), id).await.unwrap().unwrap();
+                assert_eq!(&delivery.event_id, event.id());
+                assert_eq!(delivery.state, DeliveryState::Pending);
+                assert_eq!(delivery.created_at, now);
+                routed.push(delivery.webhook_id);
+            }
+            let mut webhooks: Vec<WebhookId> = webhooks.into_iter().cloned().collect();
+            webhooks.sort();
+            assert_eq!(routed, webhooks, "in webhook order");
+        }
+        // Each event's body was stored with it.
+        let claims = store
+            .claim(now, Duration::from_secs(30), crate::MAX_BATCH)
+            .await
+            .unwrap();
+        assert_eq!(claims.len(), 2 + 4);
+        for (event, _) in &items[..3] {
+            let claim = claims.iter().find(|claim| claim.event.id() == event.id());
+            assert_eq!(claim.unwrap().event.body(), event.body());
+        }
+        // The event no webhook got was not stored: once one gets it, it is queued.
+        let late = webhook(&theirs, &[], true);
+        store.insert(&late).await.unwrap();
+        let again = each(vec![items[3].clone(), items[2].clone()]).await;
+        let again: Vec<usize> = again.into_iter().map(|ids| ids.unwrap().len()).collect();
+        assert_eq!(again, [1, 0]);
     }
 }
