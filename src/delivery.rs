@@ -526,7 +526,8 @@ impl<S: WebhookStore + DeliveryStore> Webhooks<S> {
     /// that retries after a crash does not send twice. Answers the new deliveries.
     ///
     /// The store reads the webhooks and writes the deliveries in one step
-    /// ([`DeliveryStore::enqueue_routed`]): one statement on PostgreSQL. A webhook whose
+    /// ([`DeliveryStore::enqueue_routed`]): one statement on PostgreSQL, shared by the
+    /// enqueues of concurrent callers. A webhook whose
     /// secret cannot be read now still gets its delivery; the worker reads it again at
     /// each attempt.
     ///

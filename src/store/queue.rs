@@ -299,7 +299,8 @@ pub trait DeliveryStore: Send + Sync {
 
     /// Stores `event` (its body once) and one pending delivery of it per webhook that gets
     /// it, due at `now`, reading the webhooks and writing the deliveries in one step (one
-    /// statement on PostgreSQL, one call on SQLite). The webhooks that get an event are
+    /// statement on PostgreSQL, one call on SQLite; the SQL stores write the enqueues of
+    /// concurrent callers together). The webhooks that get an event are
     /// those [`Webhooks::deliveries`](crate::Webhooks::deliveries) signs for: enabled, in
     /// the event's scope, with no account filter or one naming the event's account. An
     /// event id already stored in the event's scope adds nothing; neither does an event
