@@ -452,12 +452,18 @@ mod tests {
             .unwrap()
     }
 
-    #[tokio::test]
-    async fn enqueues_gathered_into_one_write_are_each_routed() {
+    /// A store on a fresh database of the test server, migrated.
+    async fn fresh_store() -> PostgresStore {
         let store = PostgresStore::connect(&test_server::fresh_database().await)
             .await
             .unwrap();
         store.migrate().await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn enqueues_gathered_into_one_write_are_each_routed() {
+        let store = fresh_store().await;
         crate::store::sql::queue::tests::check_enqueue_each(&store, |items| {
             store.enqueue_routed_each(items)
         })
@@ -470,10 +476,7 @@ mod tests {
     /// indexes whatever the statistics.
     #[tokio::test]
     async fn queue_statements_use_indexes_on_a_large_table_never_analysed() {
-        let store = PostgresStore::connect(&test_server::fresh_database().await)
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let store = fresh_store().await;
         let mut conn = store.pool().acquire().await.unwrap();
         sqlx::raw_sql(
             "INSERT INTO webhook_kit_events SELECT 'org', 'live', 'ev' || g, 'acc', '', 0 \
