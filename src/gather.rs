@@ -5,7 +5,8 @@
 //! holds it writes every item queued so far (at most [`MAX_GATHERED`]) and answers each.
 //! Items that arrive while a write is under way go together into the next one, and a caller
 //! whose item was written meanwhile returns as soon as it has the lock. A lone item is
-//! written at once.
+//! written at once. A caller dropped before its item was taken gives it up; one dropped
+//! after is answered nothing, but its item is written.
 
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -62,9 +63,18 @@ impl<I, A> Gather<I, A> {
             let (items, senders): (Vec<I>, Vec<oneshot::Sender<A>>) = {
                 let mut waiting = self.waiting();
                 let count = waiting.len().min(MAX_GATHERED);
-                waiting.drain(..count).unzip()
+                // A caller that stopped waiting before its item was taken (its task was
+                // dropped) gave it up: it is not written.
+                waiting
+                    .drain(..count)
+                    .filter(|(_, sender)| !sender.is_closed())
+                    .unzip()
             };
-            let answers = write(items).await;
+            let answers = if items.is_empty() {
+                Vec::new()
+            } else {
+                write(items).await
+            };
             for (sender, answered) in senders.into_iter().zip(answers) {
                 // The caller may have stopped waiting (its task was dropped).
                 let _ = sender.send(answered);
@@ -167,6 +177,36 @@ mod tests {
             writes[1].windows(2).all(|pair| pair[0] < pair[1]),
             "in order"
         );
+    }
+
+    #[tokio::test]
+    async fn an_item_whose_caller_stopped_waiting_is_not_written() {
+        let gather = Arc::new(Gather::<u32, u32>::default());
+        let store = Arc::new(Recording::default());
+        let spawn = |item: u32| {
+            let (gather, store) = (Arc::clone(&gather), Arc::clone(&store));
+            tokio::spawn(async move {
+                let write = |items| {
+                    let store = Arc::clone(&store);
+                    async move { store.write(items).await }
+                };
+                gather.write(item, write, || 0).await
+            })
+        };
+        let first = spawn(1);
+        while store.writes.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let (given_up, kept) = (spawn(2), spawn(3));
+        while gather.waiting().len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        given_up.abort();
+        assert!(given_up.await.unwrap_err().is_cancelled());
+        store.open.notify_one();
+        assert_eq!(first.await.unwrap(), 10);
+        assert_eq!(kept.await.unwrap(), 30);
+        assert_eq!(*store.writes.lock().unwrap(), [vec![1], vec![3]]);
     }
 
     #[tokio::test]
