@@ -699,7 +699,8 @@ where
                 .redeliver(&claim.event, &claim.webhook_id, now.timestamp())
                 .await
             {
-                // An unreadable webhook is our failure, recorded as an attempt.
+                // The store failed: retried until the lease ends. (An unreadable webhook
+                // answers `DeliveryError::Unreadable`, an attempt failed on our side.)
                 Err(DeliveryError::Store(error)) => Err(error),
                 other => Ok(other),
             }
