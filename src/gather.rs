@@ -137,20 +137,27 @@ mod tests {
         }
     }
 
+    /// A task writing `item` through `gather` into `store`.
+    fn spawn_write(
+        gather: &Arc<Gather<u32, u32>>,
+        store: &Arc<Recording>,
+        item: u32,
+    ) -> tokio::task::JoinHandle<u32> {
+        let (gather, store) = (Arc::clone(gather), Arc::clone(store));
+        tokio::spawn(async move {
+            let write = |items| {
+                let store = Arc::clone(&store);
+                async move { store.write(items).await }
+            };
+            gather.write(item, write, || 0).await
+        })
+    }
+
     #[tokio::test]
     async fn items_waiting_during_a_write_go_together_into_the_next() {
         let gather = Arc::new(Gather::<u32, u32>::default());
         let store = Arc::new(Recording::default());
-        let spawn = |item: u32| {
-            let (gather, store) = (Arc::clone(&gather), Arc::clone(&store));
-            tokio::spawn(async move {
-                let write = |items| {
-                    let store = Arc::clone(&store);
-                    async move { store.write(items).await }
-                };
-                gather.write(item, write, || 0).await
-            })
-        };
+        let spawn = |item| spawn_write(&gather, &store, item);
         let first = spawn(0);
         // The first item is written alone, at once; its write waits.
         while store.writes.lock().unwrap().is_empty() {
@@ -183,16 +190,7 @@ mod tests {
     async fn an_item_whose_caller_stopped_waiting_is_not_written() {
         let gather = Arc::new(Gather::<u32, u32>::default());
         let store = Arc::new(Recording::default());
-        let spawn = |item: u32| {
-            let (gather, store) = (Arc::clone(&gather), Arc::clone(&store));
-            tokio::spawn(async move {
-                let write = |items| {
-                    let store = Arc::clone(&store);
-                    async move { store.write(items).await }
-                };
-                gather.write(item, write, || 0).await
-            })
-        };
+        let spawn = |item| spawn_write(&gather, &store, item);
         let first = spawn(1);
         while store.writes.lock().unwrap().is_empty() {
             tokio::task::yield_now().await;

@@ -1059,6 +1059,26 @@ macro_rules! sql_delivery_store {
                     .map_err(db_error)
             }
 
+            /// [`write`](Self::write) of a work that reads `data`: each run (SQLite may run a
+            /// write twice) gets it shared, not copied.
+            async fn write_shared<D, R, F>(&self, data: D, work: F) -> Result<R, $crate::StoreError>
+            where
+                D: Send + Sync + 'static,
+                R: Send + 'static,
+                F: for<'c> Fn(
+                        &'c mut $conn,
+                        std::sync::Arc<D>,
+                    )
+                        -> $crate::store::sql::Writing<'c, Result<R, $crate::StoreError>>
+                    + Send
+                    + Sync
+                    + 'static,
+            {
+                let data = std::sync::Arc::new(data);
+                self.write(move |conn| work(conn, std::sync::Arc::clone(&data)))
+                    .await
+            }
+
             /// Enqueues each of `items` (an event and its time) as
             /// [`enqueue_routed`](crate::DeliveryStore::enqueue_routed) does, in one write
             /// when there are several with distinct events.
@@ -1075,10 +1095,8 @@ macro_rules! sql_delivery_store {
                     // One at a time: the same event twice must be stored once.
                     let mut answers = Vec::with_capacity(items.len());
                     for (event, now) in items {
-                        let event = std::sync::Arc::new(event);
                         let written = self
-                            .write(move |conn| {
-                                let event = std::sync::Arc::clone(&event);
+                            .write_shared(event, move |conn, event| {
                                 Box::pin(
                                     async move { Self::enqueue_routed_on(conn, &event, now).await },
                                 )
@@ -1089,12 +1107,11 @@ macro_rules! sql_delivery_store {
                     return answers;
                 }
                 let json = match q::enqueue_items(&items) {
-                    Ok(json) => std::sync::Arc::new(json),
+                    Ok(json) => json,
                     Err(error) => return q::batch_failed(&error, items.len()),
                 };
                 let written = self
-                    .write(move |conn| {
-                        let json = std::sync::Arc::clone(&json);
+                    .write_shared(json, |conn, json| {
                         Box::pin(async move {
                             sqlx::query_as::<_, q::EnqueueEachRow>($dialect.enqueue_each)
                                 .bind(json.as_str())
@@ -1277,9 +1294,8 @@ macro_rules! sql_delivery_store {
                 if webhooks.is_empty() {
                     return Ok(Vec::new());
                 }
-                let written = std::sync::Arc::new((event.clone(), webhooks.to_vec()));
-                self.write(move |conn| {
-                    let written = std::sync::Arc::clone(&written);
+                let written = (event.clone(), webhooks.to_vec());
+                self.write_shared(written, move |conn, written| {
                     Box::pin(async move {
                         let (event, webhooks) = written.as_ref();
                         Self::enqueue_on(conn, event, webhooks, now).await
@@ -1327,9 +1343,7 @@ macro_rules! sql_delivery_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<$crate::HealthChange>, $crate::StoreError> {
                 self.ready().await?;
-                let written = std::sync::Arc::new((claim.clone(), finish));
-                self.write(move |conn| {
-                    let written = std::sync::Arc::clone(&written);
+                self.write_shared((claim.clone(), finish), move |conn, written| {
                     Box::pin(async move {
                         let (claim, finish) = written.as_ref();
                         Self::finish_on(conn, claim, finish, now).await
@@ -1360,9 +1374,7 @@ macro_rules! sql_delivery_store {
                 }
                 let written = match self.ready().await {
                     Ok(()) => {
-                        let finishes = std::sync::Arc::new(finishes.clone());
-                        self.write(move |conn| {
-                            let finishes = std::sync::Arc::clone(&finishes);
+                        self.write_shared(finishes.clone(), move |conn, finishes| {
                             Box::pin(
                                 async move { Self::finish_each_on(conn, &finishes, now).await },
                             )
