@@ -516,7 +516,7 @@ fn answer<T: Serialize>(status: StatusCode, result: Result<T, Error>) -> Respons
     responses(
         (status = 201, description = "The webhook, with its full secret (shown this once).", body = openapi::WebhookWithSecret),
         (status = 400, description = "`body_invalid`, `url_invalid`, `url_not_allowed` or `account_ids_invalid`.", body = openapi::ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        openapi::Unauthorized,
         (status = 413, description = "`payload_too_large`.", body = openapi::ErrorBody),
         (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),
         (status = 500, description = "`internal_error`.", body = openapi::ErrorBody),
@@ -614,7 +614,7 @@ fn repeated(name: &str) -> Error {
         (status = 200, description = "The webhooks in creation order, secrets masked. A page when `limit` or `starting_after` is given, with `Link: <…>; rel=\"next\"` when more follow.", body = Vec<openapi::Webhook>,
             headers(("link" = String, description = "The next page, when more follow."))),
         (status = 400, description = "`query_invalid`: an unknown or repeated parameter, `limit` out of range, `starting_after` not a webhook id.", body = openapi::ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        openapi::Unauthorized,
         (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),
         (status = 500, description = "`internal_error`.", body = openapi::ErrorBody),
     ),
@@ -660,7 +660,7 @@ async fn list<S: WebhookStore + 'static, A: Authenticate>(
     params(("id" = String, Path, description = "The webhook's unique identifier.")),
     responses(
         (status = 200, description = "The webhook, its secret masked.", body = openapi::Webhook),
-        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        openapi::Unauthorized,
         (status = 404, description = "`not_found`: no such webhook in the caller's scope (a malformed id included).", body = openapi::ErrorBody),
         (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),
         (status = 500, description = "`internal_error`.", body = openapi::ErrorBody),
@@ -688,7 +688,7 @@ async fn get_one<S: WebhookStore + 'static, A: Authenticate>(
     responses(
         (status = 200, description = "The updated webhook, its secret masked.", body = openapi::Webhook),
         (status = 400, description = "`id_invalid`, `body_invalid`, `url_invalid`, `url_not_allowed` or `account_ids_invalid`.", body = openapi::ErrorBody),
-        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        openapi::Unauthorized,
         (status = 404, description = "`not_found`.", body = openapi::ErrorBody),
         (status = 409, description = "`conflict`: the webhook kept changing under the update; try again.", body = openapi::ErrorBody),
         (status = 413, description = "`payload_too_large`.", body = openapi::ErrorBody),
@@ -723,7 +723,7 @@ async fn update<S: WebhookStore + 'static, A: Authenticate>(
     params(("id" = String, Path, description = "The webhook's unique identifier.")),
     responses(
         (status = 204, description = "Deleted; no body."),
-        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        openapi::Unauthorized,
         (status = 404, description = "`not_found` (a malformed id included).", body = openapi::ErrorBody),
         (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),
         (status = 500, description = "`internal_error`.", body = openapi::ErrorBody),
@@ -748,7 +748,7 @@ async fn delete<S: WebhookStore + 'static, A: Authenticate>(
     params(("id" = String, Path, description = "The webhook's unique identifier.")),
     responses(
         (status = 200, description = "The webhook, with its new full secret (shown this once).", body = openapi::WebhookWithSecret),
-        (status = 401, description = "`unauthorized`.", body = openapi::ErrorBody),
+        openapi::Unauthorized,
         (status = 404, description = "`not_found` (a malformed id included).", body = openapi::ErrorBody),
         (status = 409, description = "`conflict`: the webhook kept changing; try again.", body = openapi::ErrorBody),
         (status = 429, description = "`rate_limited`, with `retry-after`.", body = openapi::ErrorBody),

@@ -16,6 +16,17 @@ pub(super) struct ErrorBody {
     message: String,
 }
 
+/// The 401 of every route: `unauthorized`, with the `WWW-Authenticate` challenge RFC 9110
+/// asks of every 401.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 401,
+    description = "`unauthorized`.",
+    headers(("www-authenticate" = String, description = "The challenge: `Bearer` unless the host's `Authenticate` names another."))
+)]
+#[allow(dead_code)]
+pub(super) struct Unauthorized(ErrorBody);
+
 /// The account's type (mirrors [`crate::AccountType`]).
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -178,6 +189,27 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn every_401_names_its_challenge_header() {
+        let document = serde_json::to_value(openapi()).unwrap();
+        let mut seen = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let unauthorized = &operation["responses"]["401"];
+                assert!(
+                    unauthorized["headers"]["www-authenticate"].is_object(),
+                    "{method} {path}: {unauthorized}"
+                );
+                assert_eq!(
+                    unauthorized["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody"
+                );
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 6, "the six routes");
+    }
 
     #[test]
     fn every_url_schema_has_the_seeds_pattern() {
