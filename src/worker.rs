@@ -582,12 +582,14 @@ where
     /// reads its own) when a per-webhook cap may hold an attempt back, so that it reads the
     /// webhook as it is when it starts, or when the batch read failed.
     async fn with_webhooks(&self, claims: Vec<Claim>) -> Vec<(Claim, Option<Read>)> {
-        let wanted: Vec<(Scope, WebhookId)> = claims
-            .iter()
-            .map(|claim| (claim.event.scope().clone(), claim.webhook_id.clone()))
-            .collect();
         let read = match self.settings.per_webhook {
-            None if !claims.is_empty() => self.store().get_each(&wanted).await.ok(),
+            None if !claims.is_empty() => {
+                let wanted: Vec<(Scope, WebhookId)> = claims
+                    .iter()
+                    .map(|claim| (claim.event.scope().clone(), claim.webhook_id.clone()))
+                    .collect();
+                self.store().get_each(&wanted).await.ok()
+            }
             _ => None,
         };
         match read {

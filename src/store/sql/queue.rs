@@ -1046,13 +1046,12 @@ macro_rules! sql_delivery_store {
             /// The statement (or script) of many finishes on `conn`, answering its rows.
             async fn finish_each_on(
                 conn: &mut $conn,
-                finishes: &[($crate::Claim, $crate::Finish)],
-                now: chrono::DateTime<chrono::Utc>,
+                items: &str,
+                now: i64,
             ) -> Result<Vec<$crate::store::sql::queue::FinishEachRow>, $crate::StoreError> {
-                use $crate::store::sql::queue as q;
                 sqlx::query_as($dialect.finish_each)
-                    .bind(q::finish_items(finishes)?)
-                    .bind(q::nanos(now, "updated_at_ns")?)
+                    .bind(items)
+                    .bind(now)
                     .bind($crate::ClaimToken::generate().to_hex())
                     .fetch_all(&mut *conn)
                     .await
@@ -1372,17 +1371,21 @@ macro_rules! sql_delivery_store {
                     }
                     return answers;
                 }
-                let written = match self.ready().await {
-                    Ok(()) => {
-                        self.write_shared(finishes.clone(), move |conn, finishes| {
-                            Box::pin(
-                                async move { Self::finish_each_on(conn, &finishes, now).await },
-                            )
-                        })
-                        .await
-                    }
-                    Err(error) => Err(error),
+                // The items are written out once, however often the write runs.
+                let items = match self.ready().await.and_then(|()| {
+                    Ok((q::finish_items(&finishes)?, q::nanos(now, "updated_at_ns")?))
+                }) {
+                    Ok(items) => items,
+                    Err(error) => return q::batch_failed(&error, finishes.len()),
                 };
+                let written = self
+                    .write_shared(items, |conn, items| {
+                        Box::pin(async move {
+                            let (json, now) = items.as_ref();
+                            Self::finish_each_on(conn, json, *now).await
+                        })
+                    })
+                    .await;
                 match written {
                     Ok(rows) => q::finish_each_answers(&finishes, rows),
                     Err(error) => q::batch_failed(&error, finishes.len()),
